@@ -1,0 +1,51 @@
+# The two commands: `make run` brings up the whole stack, `make test` runs the tests. Both bootstrap first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+SOLIDITY := $(shell find contracts -name '*.sol' 2>/dev/null)
+
+.PHONY: run test bootstrap contracts lint format bench clean clean-data help
+.DEFAULT_GOAL := help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+run: bootstrap  ## run PostgreSQL, Redis, anvil, signer, worker, beat and web; Ctrl-C stops them all
+	$(PY) scripts/devstack.py run
+
+test: bootstrap  ## Django checks and the whole test suite against throwaway services
+	$(PY) scripts/devstack.py test $(PYTEST_ARGS)
+
+bootstrap: $(VENV)/.installed node_modules/.installed build/contracts/.built  ## install what is missing (idempotent)
+
+$(VENV)/.installed: requirements.txt enclave_signer/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found: $(PYTHON)); install python3.11 and run again"; exit 2; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is required: install Node.js 20+ (Debian: apt-get install nodejs npm) and run again"; exit 2; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+build/contracts/.built: $(SOLIDITY) scripts/compile-contracts.mjs node_modules/.installed
+	node scripts/compile-contracts.mjs
+	touch $@
+
+contracts: build/contracts/.built  ## compile the Solidity sources (solc-js) into build/contracts
+
+lint:  ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:  ## apply ruff's formatting and safe fixes
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:  ## delete build output (not the data)
+	rm -rf build .pytest_cache .ruff_cache
+
+clean-data:  ## delete the development data in var/ (database, Redis, chain state, signer keys!)
+	rm -rf var

@@ -1,0 +1,39 @@
+"""One JSON error shape for the API: {"error": {"code": "...", "message": "...", "details": {...}}}."""
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """A business-rule error a service raises; the API maps it to HTTP 4xx with a stable code."""
+
+    status_code = 400
+    code = "application_error"
+
+    def __init__(self, message: str, *, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+def _error(status: int, code: str, message: str, details) -> Response:
+    return Response({"error": {"code": code, "message": message, "details": details}}, status=status)
+
+
+def api_exception_handler(exc, context):
+    """DRF's exception handler, reshaped so that every error carries a stable code and a human message."""
+    if isinstance(exc, ApplicationError):
+        return _error(exc.status_code, exc.code, exc.message, exc.details)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        return _error(response.status_code, "invalid", "The request is not valid; see details.", response.data)
+    codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+    message = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
+    error = _error(response.status_code, codes if isinstance(codes, str) else "error", str(message), {})
+    for header in ("WWW-Authenticate", "Retry-After", "Allow"):
+        if header in response:
+            error[header] = response[header]
+    return error

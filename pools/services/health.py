@@ -1,0 +1,115 @@
+"""/healthz: is every part of the stack up, and can they talk to each other?"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from functools import cache
+
+import redis
+from django.conf import settings
+from django.db import connection
+
+BEAT_HEARTBEAT_KEY = "launchpad:beat:heartbeat"
+# Beat fires the heartbeat every 15 s (pools/schedules.py); three missed beats mean it is not running.
+BEAT_STALE_AFTER_SECONDS = 45
+
+
+@dataclass
+class ComponentHealth:
+    status: str  # "ok" or "error"
+    detail: dict = field(default_factory=dict)
+    reason: str = ""
+    milliseconds: int = 0
+
+
+@cache
+def _redis_for(url: str) -> redis.Redis:
+    timeout = settings.HEALTH_CHECK_TIMEOUT
+    return redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+
+def redis_client() -> redis.Redis:
+    return _redis_for(settings.REDIS_URL)
+
+
+def record_beat_heartbeat() -> None:
+    redis_client().set(BEAT_HEARTBEAT_KEY, str(time.time()), ex=3600)
+
+
+def _check_database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT version()")
+        (version,) = cursor.fetchone()
+    return {"server": version.split(",")[0]}
+
+
+def _check_redis() -> dict:
+    info = redis_client().info("server")
+    return {"version": info.get("redis_version")}
+
+
+def _check_chain() -> dict:
+    from pools.chain.client import check_chain_id
+
+    status = check_chain_id()
+    return {"chain_id": status.chain_id, "block_number": status.block_number}
+
+
+def _check_signer() -> dict:
+    from pools.signer import signer_client
+
+    return signer_client().health()
+
+
+def _check_worker() -> dict:
+    from pools.tasks import ping
+
+    timeout = settings.HEALTH_CHECK_TIMEOUT
+    result = ping.apply_async(expires=timeout)
+    try:
+        answer = result.get(timeout=timeout, disable_sync_subtasks=False)
+    except Exception as exc:
+        result.forget()
+        raise TimeoutError(f"no worker answered a ping within {timeout:g} s: is `celery worker` running?") from exc
+    return {"ping": answer}
+
+
+def _check_beat() -> dict:
+    raw = redis_client().get(BEAT_HEARTBEAT_KEY)
+    if raw is None:
+        raise RuntimeError("no heartbeat from celery beat yet: is `celery beat` running (and a worker)?")
+    age = time.time() - float(raw)
+    if age > BEAT_STALE_AFTER_SECONDS:
+        raise RuntimeError(f"last beat heartbeat was {age:.0f} s ago: is `celery beat` running?")
+    return {"last_heartbeat_seconds_ago": round(age, 1)}
+
+
+CHECKS: dict[str, Callable[[], dict]] = {
+    "database": _check_database,
+    "redis": _check_redis,
+    "chain": _check_chain,
+    "signer": _check_signer,
+    "worker": _check_worker,
+    "beat": _check_beat,
+}
+
+
+def _run(check: Callable[[], dict]) -> ComponentHealth:
+    started = time.monotonic()
+    try:
+        detail = check()
+        status, reason = "ok", ""
+    except Exception as exc:  # noqa: BLE001 - a health check reports every failure as a reason
+        detail, status, reason = {}, "error", f"{type(exc).__name__}: {exc}"
+    return ComponentHealth(
+        status=status, detail=detail, reason=reason, milliseconds=int((time.monotonic() - started) * 1000)
+    )
+
+
+def system_health(*, components: list[str] | None = None) -> dict:
+    """Each component "ok" or "error" with a reason; "ok" overall only when all are."""
+    results = {name: _run(CHECKS[name]) for name in (components or CHECKS)}
+    overall = "ok" if all(result.status == "ok" for result in results.values()) else "error"
+    return {"status": overall, "components": {name: asdict(result) for name, result in results.items()}}

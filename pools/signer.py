@@ -1,0 +1,17 @@
+"""The web tier's handle on the enclave signer, configured from settings (the client itself has no Django in it)."""
+
+from functools import cache
+
+from django.conf import settings
+
+from pools.signer_client import SignerClient
+
+
+@cache
+def _client_for(url: str, client_key: str, timeout: int) -> SignerClient:
+    key_id, _, secret = client_key.partition(":")
+    return SignerClient(base_url=url, key_id=key_id, secret=bytes.fromhex(secret), timeout=timeout)
+
+
+def signer_client() -> SignerClient:
+    return _client_for(settings.SIGNER_URL, settings.SIGNER_CLIENT_KEY, settings.SIGNER_TIMEOUT)
