@@ -27,7 +27,9 @@ $(VENV)/.installed: requirements.txt enclave_signer/requirements.txt
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || { echo "npm is required: install Node.js 20+ (Debian: apt-get install nodejs npm) and run again"; exit 2; }
-	npm ci --no-audit --no-fund --loglevel=error
+	@# npm ci wants every platform's optional anvil binary package in the lock; registries that mirror only
+	@# this platform's make it refuse. npm install then installs from the same lock, which it leaves unchanged.
+	npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --no-save --loglevel=error
 	touch $@
 
 build/contracts/.built: $(SOLIDITY) scripts/compile-contracts.mjs node_modules/.installed

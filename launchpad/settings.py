@@ -79,7 +79,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("DJANGO_STATIC_ROOT", default=VAR_DIR / "staticfiles")
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 
 # --- Redis, Celery -------------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:63790/0")
@@ -106,7 +106,7 @@ CHAIN_RPC_TIMEOUT = env.int("CHAIN_RPC_TIMEOUT", default=10)
 # Refuse to start web and worker processes when the RPC's chain id differs from CHAIN_ID.
 CHAIN_CHECK_ON_START = env.bool("CHAIN_CHECK_ON_START", default=True)
 # Where the local chain's fixture addresses are recorded by `manage.py deploy_dev_fixtures`.
-CHAIN_DEPLOYMENT_FILE = env.path("CHAIN_DEPLOYMENT_FILE", default=VAR_DIR / "chain" / "deployment.json")
+CHAIN_DEPLOYMENT_FILE = Path(env("CHAIN_DEPLOYMENT_FILE", default=str(VAR_DIR / "chain" / "deployment.json")))
 # On a real network these come from here instead (canonical Uniswap V2 and Chainlink addresses).
 CHAIN_ADDRESSES = {
     "weth": env("CHAIN_WETH_ADDRESS", default=""),
