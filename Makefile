@@ -38,6 +38,9 @@ build/contracts/.built: $(SOLIDITY) scripts/compile-contracts.mjs node_modules/.
 
 contracts: build/contracts/.built  ## compile the Solidity sources (solc-js) into build/contracts
 
+bench: bootstrap  ## print the benchmark figures (gas of launch, claim and refund; see docs/benchmarks.md)
+	$(PY) bench/gas.py
+
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -44,13 +44,21 @@ const input = {
 const started = Date.now();
 const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errors = (output.errors || []).filter((e) => e.severity === "error");
-for (const message of output.errors || []) console.error(message.formattedMessage);
+// Errors always; warnings only about our own sources (OpenZeppelin's are theirs to answer).
+for (const message of output.errors || []) {
+  const file = message.sourceLocation?.file || "";
+  if (message.severity === "error" || file.startsWith("contracts/")) console.error(message.formattedMessage);
+}
 if (errors.length) process.exit(1);
+
+// Imported third-party contracts that our contracts deploy, so the app needs their ABI too.
+const exportedImports = new Set(["@openzeppelin/contracts/finance/VestingWallet.sol"]);
 
 fs.mkdirSync(outDir, { recursive: true });
 let written = 0;
 for (const [sourceName, contracts] of Object.entries(output.contracts)) {
-  if (!sourceName.startsWith("contracts/")) continue; // only our own contracts, not the imported libraries
+  // only our own contracts (and the few imported ones we deploy), not the imported libraries
+  if (!sourceName.startsWith("contracts/") && !exportedImports.has(sourceName)) continue;
   for (const [contractName, compiled] of Object.entries(contracts)) {
     const artifact = {
       contractName,
