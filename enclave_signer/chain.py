@@ -1,0 +1,71 @@
+"""Read-only JSON-RPC over urllib: the few chain reads the policy needs. The signer never sends transactions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.error
+import urllib.request
+
+from eth_utils import function_signature_to_4byte_selector
+
+RPC_TIMEOUT_SECONDS = 15
+BALANCE_OF_SELECTOR = function_signature_to_4byte_selector("balanceOf(address)")
+
+
+class ChainError(Exception):
+    """The RPC could not answer (unreachable, error response, malformed answer)."""
+
+
+class ChainReader:
+    """A minimal JSON-RPC client; every method returns plain Python values."""
+
+    def __init__(self, *, url: str, timeout: float = RPC_TIMEOUT_SECONDS) -> None:
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"CHAIN_RPC_URL must be http(s): {url!r}")
+        self.url = url
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+
+    def call(self, method: str, params: list) -> object:
+        """One JSON-RPC call; raises ChainError on any failure."""
+        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}).encode()
+        headers = {"Content-Type": "application/json"}
+        request = urllib.request.Request(self.url, data=body, headers=headers)  # noqa: S310 - http(s) checked
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - configured URL
+                answer = json.loads(response.read())
+        except (OSError, ValueError) as error:
+            raise ChainError(f"{method}: RPC unreachable or malformed answer: {error}") from error
+        if not isinstance(answer, dict) or "error" in answer:
+            raise ChainError(f"{method}: {answer.get('error') if isinstance(answer, dict) else answer}")
+        return answer.get("result")
+
+    def chain_id(self) -> int:
+        return int(self.call("eth_chainId", []), 16)
+
+    def block_number(self) -> int:
+        return int(self.call("eth_blockNumber", []), 16)
+
+    def balance(self, address: str) -> int:
+        return int(self.call("eth_getBalance", [address, "latest"]), 16)
+
+    def nonce(self, address: str) -> int:
+        return int(self.call("eth_getTransactionCount", [address, "latest"]), 16)
+
+    def erc20_balance(self, token: str, holder: str) -> int:
+        data = "0x" + BALANCE_OF_SELECTOR.hex() + holder.lower().removeprefix("0x").rjust(64, "0")
+        result = self.call("eth_call", [{"to": token, "data": data}, "latest"])
+        if not isinstance(result, str) or len(result) < 3:
+            raise ChainError(f"balanceOf on {token} returned {result!r}")
+        return int(result, 16)
+
+    def transaction(self, tx_hash: str) -> dict | None:
+        return self.call("eth_getTransactionByHash", [tx_hash])
+
+    def receipt(self, tx_hash: str) -> dict | None:
+        return self.call("eth_getTransactionReceipt", [tx_hash])
+
+    def call_trace(self, tx_hash: str) -> dict:
+        """The transaction's call tree from the callTracer (frames with type, from, to, value, error, calls)."""
+        return self.call("debug_traceTransaction", [tx_hash, {"tracer": "callTracer"}])
