@@ -119,6 +119,8 @@ CHAIN_ADDRESSES = {
     "refunder": env("CHAIN_REFUNDER_ADDRESS", default=""),
 }
 CHAIN_EXPLORER_URL = env("CHAIN_EXPLORER_URL", default="")
+# Local chain: where deploy_dev_fixtures also writes the addresses the signer allows (the signer reads this file).
+SIGNER_CONTRACTS_FILE = Path(env("SIGNER_CONTRACTS_FILE", default=str(VAR_DIR / "chain" / "signer-contracts.json")))
 
 # --- Enclave signer ------------------------------------------------------------------------------------------
 SIGNER_URL = env("SIGNER_URL", default="http://127.0.0.1:8600")

@@ -2,21 +2,28 @@
 
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import DecimalValidator, MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.functional import cached_property
 
 # 78 digits hold any uint256 (2**256 - 1 has 78 digits).
 UINT256_DIGITS = 78
 
 
-class WeiField(models.DecimalField):
-    """A non-negative integer amount in the smallest unit (wei, or 10**-6 USDC); Python sees `int`."""
+class SignedWeiField(models.DecimalField):
+    """An integer amount in the smallest unit that may be negative (a difference); Python sees `int`."""
 
     def __init__(self, *args, **kwargs):
         kwargs["max_digits"] = UINT256_DIGITS
         kwargs["decimal_places"] = 0
-        kwargs.setdefault("validators", [MinValueValidator(0)])
         super().__init__(*args, **kwargs)
+
+    @cached_property
+    def validators(self):
+        # Django's DecimalValidator wants a Decimal; ours are ints, bounded by the column's 78 digits instead.
+        kept = [v for v in super().validators if not isinstance(v, DecimalValidator)]
+        return [*kept, MaxValueValidator(10**UINT256_DIGITS - 1), MinValueValidator(-(10**UINT256_DIGITS - 1))]
 
     def deconstruct(self):
         name, path, args, kwargs = super().deconstruct()
@@ -32,8 +39,6 @@ class WeiField(models.DecimalField):
             return value
         decimal = super().to_python(value)
         if decimal != decimal.to_integral_value():
-            from django.core.exceptions import ValidationError
-
             raise ValidationError("Amounts are whole numbers in the smallest unit.", code="not_integer")
         return int(decimal)
 
@@ -41,3 +46,11 @@ class WeiField(models.DecimalField):
         if isinstance(value, int):
             value = Decimal(value)
         return super().get_db_prep_save(value, connection)
+
+
+class WeiField(SignedWeiField):
+    """A non-negative integer amount in the smallest unit (wei, or 10**-6 USDC); Python sees `int`."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("validators", [MinValueValidator(0)])
+        super().__init__(*args, **kwargs)

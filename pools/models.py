@@ -1,10 +1,21 @@
-"""Agents and their pools. The full launch configuration and deposits arrive with the Raise issue."""
+"""Agents, pools and their launch configuration, deposits, and the indexer's state.
 
+Amounts are integers in the raise asset's smallest unit (WeiField); token amounts in the token's (18 decimals).
+State changes go through pools/services, never through save() or signals.
+"""
+
+from django.conf import settings
 from django.db import models
 
-from pools.fields import WeiField
+from pools.fields import SignedWeiField, WeiField
 
 NATIVE_ASSET = ""  # a pool whose raise_asset is empty raises the chain's native currency (ETH)
+BPS = 10_000  # basis points in a whole
+DEAD_ADDRESS = "0x000000000000000000000000000000000000dEaD"
+
+
+def configured_chain_id() -> int:
+    return settings.CHAIN_ID
 
 
 class Agent(models.Model):
@@ -12,6 +23,9 @@ class Agent(models.Model):
 
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
+    wallet_address = models.CharField(
+        max_length=42, blank=True, help_text="The agent's own address: beneficiary of its token vesting wallet."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -35,11 +49,26 @@ class Pool(models.Model):
         REFUNDED = "refunded", "Refunded"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Access(models.TextChoices):
+        PUBLIC = "public", "Anyone"
+        WHITELIST = "whitelist", "Whitelisted addresses only"
+        WHITELIST_THEN_PUBLIC = "whitelist_then_public", "Whitelisted first, then anyone"
+
+    class LpPolicy(models.TextChoices):
+        BURN = "burn", "Burn the LP tokens"
+        LOCK = "lock", "Lock the LP tokens until a date"
+
+    class PriceMode(models.TextChoices):
+        IMPLIED = "implied", "Implied by the split (liquidity tokens : liquidity funds)"
+        USD_TARGET = "usd_target", "A USD price per token, through the oracle"
+
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="pools")
     name = models.CharField(max_length=100)
-    token_name = models.CharField(max_length=50)
-    token_symbol = models.CharField(max_length=11)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True)
+    status_reason = models.CharField(max_length=200, blank=True, help_text="Why the pool is in its status.")
+
+    # The raise
+    chain_id = models.PositiveBigIntegerField(default=configured_chain_id)
     raise_asset = models.CharField(
         max_length=42, blank=True, default=NATIVE_ASSET, help_text="ERC-20 address, or empty for native ETH."
     )
@@ -47,11 +76,64 @@ class Pool(models.Model):
     raise_asset_decimals = models.PositiveSmallIntegerField(default=18)
     soft_cap = WeiField(default=0)
     hard_cap = WeiField(default=0)
-    raised = WeiField(default=0, help_text="Credited (confirmed) contributions, in the raise asset's smallest unit.")
+    min_contribution = WeiField(default=0, help_text="Per wallet, total over the raise; 0 = no minimum.")
+    max_contribution = WeiField(default=0, help_text="Per wallet, total over the raise; 0 = no maximum.")
+    access = models.CharField(max_length=24, choices=Access.choices, default=Access.PUBLIC)
+    whitelist_until = models.DateTimeField(
+        null=True, blank=True, help_text="End of the whitelist-only phase (whitelist-then-public pools)."
+    )
     opens_at = models.DateTimeField(null=True, blank=True)
     closes_at = models.DateTimeField(null=True, blank=True)
-    deposit_address = models.CharField(max_length=42, blank=True)
+    confirmations = models.PositiveSmallIntegerField(default=2, help_text="Blocks on top before a deposit counts.")
+
+    # The token and its split
+    token_name = models.CharField(max_length=50)
+    token_symbol = models.CharField(max_length=11)
+    total_supply = WeiField(default=1_000_000_000 * 10**18, help_text="In token units (18 decimals).")
+    liquidity_supply_bps = models.PositiveIntegerField(default=5_000, help_text="Share of supply paired in the pool.")
+    depositor_supply_bps = models.PositiveIntegerField(default=4_000, help_text="Share of supply for depositors.")
+    agent_supply_bps = models.PositiveIntegerField(default=1_000, help_text="Share of supply for the agent.")
+    liquidity_raise_bps = models.PositiveIntegerField(default=8_000, help_text="Share of the raise paired in the pool.")
+    depositor_cliff_seconds = models.PositiveBigIntegerField(default=0)
+    depositor_vesting_seconds = models.PositiveBigIntegerField(default=0)
+    agent_cliff_seconds = models.PositiveBigIntegerField(default=30 * 86_400)
+    agent_vesting_seconds = models.PositiveBigIntegerField(default=365 * 86_400)
+    protection_blocks = models.PositiveIntegerField(default=0, help_text="Anti-snipe window after launch (≤ 300).")
+    max_buy_per_tx = WeiField(default=0, help_text="Token units one buy may take during the protection window.")
+
+    # Where the money goes
+    fee_bps = models.PositiveIntegerField(default=100)
+    fee_recipient = models.CharField(max_length=42, blank=True)
+    treasury_address = models.CharField(
+        max_length=42, blank=True, help_text="Receives the raise beyond the liquidity share and the fee."
+    )
+    lp_policy = models.CharField(max_length=8, choices=LpPolicy.choices, default=LpPolicy.BURN)
+    lp_lock_until = models.DateTimeField(null=True, blank=True)
+
+    # The price
+    price_mode = models.CharField(max_length=12, choices=PriceMode.choices, default=PriceMode.IMPLIED)
+    target_price_usd_e8 = WeiField(default=0, help_text="USD per whole token, with 8 decimals (usd_target mode).")
+    oracle_tolerance_bps = models.PositiveIntegerField(default=200)
+    oracle_max_age_seconds = models.PositiveIntegerField(default=3_600)
+
+    # Given by the signer when the pool is scheduled
+    deposit_address = models.CharField(max_length=42, blank=True, db_index=True)
+    derivation_path = models.CharField(max_length=64, blank=True)
+
+    # Kept by the indexer
+    raised = WeiField(default=0, help_text="Credited (confirmed, accepted) contributions.")
+    refund_owed = WeiField(default=0, help_text="Confirmed deposits, or parts of them, that are owed back.")
+    balance_difference = SignedWeiField(
+        default=0, help_text="On-chain balance minus (credited + owed - refunded): non-zero needs a look."
+    )
+    balance_checked_at = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When the pool closed, for whatever reason.")
+    closed_early_at = models.DateTimeField(
+        null=True, blank=True, help_text="An admin's early close: deposits from then on are owed back."
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -59,7 +141,116 @@ class Pool(models.Model):
             models.CheckConstraint(
                 condition=models.Q(hard_cap__gte=models.F("soft_cap")), name="pool_hard_cap_gte_soft"
             ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    liquidity_supply_bps__lte=BPS, depositor_supply_bps__lte=BPS, agent_supply_bps__lte=BPS
+                ),
+                name="pool_supply_bps_in_range",
+            ),
         ]
+        indexes = [models.Index(fields=["chain_id", "status"])]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.token_symbol})"
+
+    @property
+    def is_native(self) -> bool:
+        return self.raise_asset == NATIVE_ASSET
+
+
+class WhitelistEntry(models.Model):
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="whitelist")
+    address = models.CharField(max_length=42, help_text="Checksummed address.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pool", "address"], name="whitelist_unique_address")]
+
+    def __str__(self) -> str:
+        return self.address
+
+
+class Deposit(models.Model):
+    """One transfer of the raise asset to a pool address, seen on chain. Unique per (chain, tx, position)."""
+
+    class Kind(models.TextChoices):
+        NATIVE_TX = "native_tx", "ETH, sent by a transaction"
+        NATIVE_INTERNAL = "native_internal", "ETH, sent by a contract call (internal transfer)"
+        ERC20 = "erc20", "ERC-20 Transfer"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for confirmations"
+        CONFIRMED = "confirmed", "Confirmed"
+
+    class RefundReason(models.TextChoices):
+        NONE = "", "—"
+        NOT_OPEN = "not_open", "Sent before the pool opened"
+        CLOSED = "closed", "Sent after the pool closed"
+        NOT_WHITELISTED = "not_whitelisted", "Sender not whitelisted during the whitelist phase"
+        BELOW_MINIMUM = "below_minimum", "Below the per-wallet minimum"
+        ABOVE_MAXIMUM = "above_maximum", "Above the per-wallet maximum"
+        HARD_CAP = "hard_cap", "Above the hard cap"
+        POOL_FAILED = "pool_failed", "The pool did not launch"
+
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="deposits")
+    chain_id = models.PositiveBigIntegerField()
+    tx_hash = models.CharField(max_length=66)
+    # "tx" for a transaction's own value, "log:<index>" for a Transfer log, "trace:<a.b.c>" for an internal call.
+    position = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sender = models.CharField(max_length=42, db_index=True, help_text="The depositor: whoever sent the funds.")
+    amount = WeiField()
+    block_number = models.PositiveBigIntegerField(db_index=True)
+    block_hash = models.CharField(max_length=66)
+    tx_index = models.PositiveIntegerField()
+    ordinal = models.PositiveIntegerField(help_text="Order inside the transaction (log index, trace order).")
+    block_timestamp = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    credited_amount = WeiField(default=0)
+    refund_amount = WeiField(default=0)
+    refund_reason = models.CharField(max_length=20, choices=RefundReason.choices, blank=True, default="")
+    seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["block_number", "tx_index", "ordinal"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id", "tx_hash", "position"], name="deposit_unique_per_chain_position"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="pending")
+                | models.Q(credited_amount__lte=models.F("amount"), refund_amount__lte=models.F("amount")),
+                name="deposit_parts_within_amount",
+            ),
+        ]
+        indexes = [models.Index(fields=["pool", "status", "block_number"])]
+
+    def __str__(self) -> str:
+        return f"{self.amount} from {self.sender} ({self.tx_hash[:10]}… {self.position})"
+
+
+class IndexerCursor(models.Model):
+    """How far the indexer got on one chain, and its adaptive block window."""
+
+    chain_id = models.PositiveBigIntegerField(unique=True)
+    last_block = models.BigIntegerField(default=-1, help_text="The last block fully indexed (-1: none yet).")
+    window = models.PositiveIntegerField(default=50)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain_id} at block {self.last_block}"
+
+
+class IndexedBlock(models.Model):
+    """Recent block hashes, to notice a reorganisation when a parent hash no longer matches."""
+
+    chain_id = models.PositiveBigIntegerField()
+    number = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=66)
+    parent_hash = models.CharField(max_length=66)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "number"], name="indexed_block_unique_number")]
+        ordering = ["-number"]
+
+    def __str__(self) -> str:
+        return f"block {self.number} {self.hash[:10]}… on chain {self.chain_id}"

@@ -45,11 +45,20 @@ class ChainDeployment:
         return cls(**{field: data.get(field, "") for field in cls.__dataclass_fields__})
 
     def write(self, path: Path) -> None:
-        """Write atomically, so a reader never sees half a file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
-            handle.write(self.to_json())
-        os.replace(handle.name, path)
+        write_atomically(path, self.to_json())
+
+    def signer_contracts_json(self) -> str:
+        """The enclave signer's view: only the contracts and raise assets its policy allows."""
+        allowed = {"chain_id": self.chain_id, "launcher": self.launcher, "refunder": self.refunder}
+        return json.dumps({**allowed, "raise_assets": [self.usdc]}, indent=2) + "\n"
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a whole file or nothing, so a reader never sees half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False) as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
 
 
 def deploy_contract(w3: Web3, *, deployer: str, name: str, args: tuple = ()) -> str:

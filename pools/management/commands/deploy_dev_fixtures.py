@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from pools.chain.client import check_chain_id, web3_client
-from pools.chain.devnet import ChainDeployment, deploy_dev_fixtures, deployment_is_live
+from pools.chain.devnet import ChainDeployment, deploy_dev_fixtures, deployment_is_live, write_atomically
 from pools.chain.errors import ChainError
 
 # Chains on which deploying our own Uniswap and price feeds makes sense: anvil / hardhat development chains.
@@ -33,9 +33,11 @@ class Command(BaseCommand):
             recorded = ChainDeployment.from_file(path)
             if recorded.chain_id == status.chain_id and deployment_is_live(w3, recorded):
                 self.stdout.write(f"development fixtures already deployed (recorded in {path})")
+                write_atomically(settings.SIGNER_CONTRACTS_FILE, recorded.signer_contracts_json())
                 return
         deployer = w3.eth.accounts[0]
         self.stdout.write(f"deploying development fixtures to chain {status.chain_id} from {deployer}")
         deployment = deploy_dev_fixtures(w3, deployer=deployer, report=lambda line: self.stdout.write("  " + line))
         deployment.write(path)
-        self.stdout.write(self.style.SUCCESS(f"recorded in {path}"))
+        write_atomically(settings.SIGNER_CONTRACTS_FILE, deployment.signer_contracts_json())
+        self.stdout.write(self.style.SUCCESS(f"recorded in {path} and {settings.SIGNER_CONTRACTS_FILE}"))
