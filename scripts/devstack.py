@@ -3,6 +3,7 @@
     devstack.py run     persistent services under var/, migrations, chain fixtures, then signer, worker, beat and
                         web under honcho (Procfile). Ctrl-C stops all of it; the next run resumes with the same data.
     devstack.py test    throwaway PostgreSQL and Redis in a temporary folder, Django's checks, then pytest.
+    devstack.py bench   throwaway PostgreSQL and Redis, migrated, then each benchmark script given.
 
 Standard library only, so it can run before anything else is installed.
 """
@@ -22,6 +23,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -373,38 +375,58 @@ def run() -> int:
         say("stopped; the data stays in var/ for the next run (`make clean-data` deletes it)")
 
 
-def test(pytest_args: list[str]) -> int:
+@contextlib.contextmanager
+def throwaway_services(purpose: str) -> Iterator[dict[str, str]]:
+    """A PostgreSQL cluster and a Redis in a temporary folder on free ports; yields the app's environment for them.
+
+    Whatever runs inside starts its own anvil and signer on free ports: nothing points at the development ones.
+    """
     ensure_servers()
     stack = Stack()
-    tmp = Path(tempfile.mkdtemp(prefix="launchpad-test-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"launchpad-{purpose}-"))
     os.chmod(tmp, 0o755)  # noqa: S103 - the postgres user must reach its data folder inside
     try:
         pg_port, redis_port = free_port(), free_port()
         say(f"throwaway PostgreSQL on {pg_port} and Redis on {redis_port} in {tmp}")
         start_postgres(stack, data_dir=tmp / "postgres" / "data", port=pg_port, log=tmp / "postgres.log")
         start_redis(stack, data_dir=tmp / "redis", port=redis_port, log=None, persistent=False)
-        env = app_env(
-            pg_port=pg_port, redis_port=redis_port, extra={"CHAIN_CHECK_ON_START": "false", "DJANGO_SECRET_KEY": "test"}
-        )
-        # Tests start their own anvil and signer on free ports; nothing points at the development ones.
+        env = app_env(pg_port=pg_port, redis_port=redis_port, extra={"DJANGO_SECRET_KEY": purpose})
         env.update(
             {
+                "CHAIN_CHECK_ON_START": "false",
                 "CHAIN_RPC_URL": "http://127.0.0.1:9",
                 "SIGNER_URL": "http://127.0.0.1:9",
                 "CHAIN_DEPLOYMENT_FILE": str(tmp / "deployment.json"),
             }
         )
+        yield env
+    finally:
+        stack.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test(pytest_args: list[str]) -> int:
+    """Django's checks, then pytest, against throwaway services."""
+    ensure_servers()
+    with throwaway_services("test") as env:
         say("django checks: check, makemigrations --check")
         manage("check", "--fail-level", "WARNING", env=env)
         manage("makemigrations", "--check", "--dry-run", env=env)
         say("pytest " + " ".join(pytest_args))
-        result = subprocess.run(
-            [str(VENV_BIN / "python"), "-m", "pytest", *pytest_args], cwd=ROOT, env={**os.environ, **env}
-        )
-        return result.returncode
-    finally:
-        stack.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
+        command = [str(VENV_BIN / "python"), "-m", "pytest", *pytest_args]
+        return subprocess.run(command, cwd=ROOT, env={**os.environ, **env}).returncode
+
+
+def bench(scripts: list[str]) -> int:
+    """Each benchmark script against throwaway services (migrated), one after the other."""
+    with throwaway_services("bench") as env:
+        manage("migrate", "--no-input", "-v", "0", env=env)
+        worst = 0
+        for script in scripts:
+            say(script)
+            result = subprocess.run([str(VENV_BIN / "python"), script], cwd=ROOT, env={**os.environ, **env})
+            worst = worst or result.returncode
+        return worst
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -413,9 +435,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("run", help="run the whole stack in the foreground")
     test_parser = sub.add_parser("test", help="run the tests against throwaway services")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    bench_parser = sub.add_parser("bench", help="run benchmark scripts against throwaway services")
+    bench_parser.add_argument("scripts", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run()
+    if args.command == "bench":
+        return bench(args.scripts)
     return test(args.pytest_args)
 
 

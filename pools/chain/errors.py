@@ -15,3 +15,24 @@ class ChainIdMismatch(ChainError):
 
 class DeploymentMissing(ChainError):
     """The contract addresses the app needs are not configured or not deployed."""
+
+
+class RpcError(ChainError):
+    """The node answered a JSON-RPC request with an error."""
+
+    def __init__(self, message: str, *, code: int | None = None, method: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.method = method
+
+
+class RpcResponseTooLarge(RpcError):
+    """The node refused a request as too big (too many results, block range too wide, response size): ask for less."""
+
+
+class RpcMethodUnsupported(RpcError):
+    """The node does not offer this method (for example tracing): the caller decides whether it can do without."""
+
+
+class RpcTimeout(ChainUnavailable):
+    """The node did not answer in time; for a wide request, asking for less usually helps."""
