@@ -38,8 +38,8 @@ build/contracts/.built: $(SOLIDITY) scripts/compile-contracts.mjs node_modules/.
 
 contracts: build/contracts/.built  ## compile the Solidity sources (solc-js) into build/contracts
 
-bench: bootstrap  ## print the benchmark figures (gas of launch, claim and refund; see docs/benchmarks.md)
-	$(PY) bench/gas.py
+bench: bootstrap  ## print the benchmark figures (see docs/benchmarks.md)
+	$(PY) scripts/devstack.py bench bench/gas.py bench/launch.py bench/indexing.py
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check .

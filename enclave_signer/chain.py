@@ -47,6 +47,11 @@ class ChainReader:
     def block_number(self) -> int:
         return int(self.call("eth_blockNumber", []), 16)
 
+    def latest_timestamp(self) -> int:
+        """The newest block's timestamp: the clock the contracts compare deadlines with."""
+        block = self.call("eth_getBlockByNumber", ["latest", False])
+        return int(block["timestamp"], 16)
+
     def balance(self, address: str) -> int:
         return int(self.call("eth_getBalance", [address, "latest"]), 16)
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,7 +267,8 @@ class EnclaveSigner:
             contracts=load_known_contracts(config.contracts_file, chain_id=config.chain_id),
             pools=self.state["pools"],
             log_head=self.log.head["hash"],
-            now=int(time.time()),
+            # Deadlines are checked on chain against block time, so the window is measured on that clock too.
+            now=self.chain.latest_timestamp(),
             account_nonce=self.chain.nonce(address),
             gas_topup_max_wei=config.gas_topup_max_wei,
             max_tx_fee_wei=config.max_tx_fee_wei,

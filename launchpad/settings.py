@@ -128,6 +128,14 @@ SIGNER_URL = env("SIGNER_URL", default="http://127.0.0.1:8600")
 SIGNER_CLIENT_KEY = env("SIGNER_CLIENT_KEY", default="dev:" + "00" * 32)
 SIGNER_TIMEOUT = env.int("SIGNER_TIMEOUT", default=10)
 
+# The most one gas top-up from the gas-funding account sends (the signer enforces its own SIGNER_GAS_TOPUP_MAX_WEI).
+GAS_TOPUP_MAX_WEI = env.int("GAS_TOPUP_MAX_WEI", default=10**16)
+# Recipients per refund transaction (~38k gas each for ETH; 100 keeps a batch near 4M gas).
+REFUND_BATCH_SIZE = env.int("REFUND_BATCH_SIZE", default=100)
+
+# Webhooks may go to private or loopback addresses (development); never in production, where that is an SSRF hole.
+WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
+
 # --- REST API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

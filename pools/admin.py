@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from eth_utils import is_hex_address, to_checksum_address
 
-from pools.api.errors import ApplicationError
+from pools.errors import ApplicationError
 from pools.models import Agent, Deposit, IndexerCursor, Pool
 from pools.selectors.launch_preview import launch_preview
 from pools.services.pools import (

@@ -234,6 +234,10 @@ class IndexerCursor(models.Model):
     chain_id = models.PositiveBigIntegerField(unique=True)
     last_block = models.BigIntegerField(default=-1, help_text="The last block fully indexed (-1: none yet).")
     window = models.PositiveIntegerField(default=50)
+    window_ceiling = models.PositiveIntegerField(default=0, help_text="Window size cap after a too-large answer.")
+    window_ceiling_at = models.DateTimeField(null=True, blank=True)
+    first_block = models.BigIntegerField(default=0, help_text="Where indexing began: nothing below it was looked at.")
+    head = models.BigIntegerField(default=-1, help_text="The chain's newest block when the indexer last looked.")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -247,6 +251,7 @@ class IndexedBlock(models.Model):
     number = models.PositiveBigIntegerField()
     hash = models.CharField(max_length=66)
     parent_hash = models.CharField(max_length=66)
+    timestamp = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["chain_id", "number"], name="indexed_block_unique_number")]
@@ -254,3 +259,158 @@ class IndexedBlock(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.number} {self.hash[:10]}… on chain {self.chain_id}"
+
+
+class Allocation(models.Model):
+    """A depositor's token allocation at launch, and its Merkle proof for ClaimVault.claim."""
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="allocations")
+    address = models.CharField(max_length=42, help_text="Checksummed depositor address.")
+    contribution = WeiField(help_text="Credited contribution, in the raise asset's smallest unit.")
+    token_amount = WeiField(help_text="Tokens allocated, in token units.")
+    proof = models.JSONField(default=list, help_text="Merkle proof: hex-encoded 32-byte hashes.")
+
+    class Meta:
+        ordering = ["pool", "address"]
+        constraints = [models.UniqueConstraint(fields=["pool", "address"], name="allocation_unique_address")]
+
+    def __str__(self) -> str:
+        return f"{self.token_amount} to {self.address}"
+
+
+class NonceSequence(models.Model):
+    """The next nonce of one signing address on one chain: one sequence per signer address, locked to allocate."""
+
+    chain_id = models.PositiveBigIntegerField()
+    address = models.CharField(max_length=42)
+    next_nonce = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["chain_id", "address"], name="nonce_sequence_unique_address")]
+
+    def __str__(self) -> str:
+        return f"{self.address} next nonce {self.next_nonce}"
+
+
+class ChainTransaction(models.Model):
+    """One transaction the app has asked the signer for, persisted before it is broadcast.
+
+    unstarted → in_progress (signed, raw bytes stored) → unconfirmed (broadcast) → confirmed | failed; a stuck one
+    is replaced by a new row with the same nonce and fees raised ≥ 10% (status of the old: replaced).
+    """
+
+    class Status(models.TextChoices):
+        UNSTARTED = "unstarted", "Unstarted"
+        IN_PROGRESS = "in_progress", "Signed, not yet broadcast"
+        UNCONFIRMED = "unconfirmed", "Broadcast, waiting for its receipt"
+        CONFIRMED = "confirmed", "Confirmed (succeeded)"
+        FAILED = "failed", "Mined but reverted, or refused"
+        REPLACED = "replaced", "Replaced by a transaction with higher fees"
+
+    class Purpose(models.TextChoices):
+        LAUNCH = "launch", "Launch"
+        APPROVE = "approve", "ERC-20 approve"
+        REFUND = "refund", "Refund batch"
+        GAS_TOPUP = "gas_topup", "Gas top-up"
+
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="transactions", null=True, blank=True)
+    purpose = models.CharField(max_length=12, choices=Purpose.choices)
+    signer_key = models.CharField(max_length=32, help_text="The signer key: the pool id, or 'gas'.")
+    chain_id = models.PositiveBigIntegerField()
+    from_address = models.CharField(max_length=42)
+    nonce = models.PositiveBigIntegerField()
+    to_address = models.CharField(max_length=42)
+    data = models.TextField(default="0x")
+    value = WeiField(default=0)
+    gas = models.PositiveBigIntegerField()
+    max_fee_per_gas = WeiField()
+    max_priority_fee_per_gas = WeiField()
+    evidence = models.JSONField(null=True, blank=True, help_text="Refund evidence sent to the signer.")
+    raw_tx = models.TextField(blank=True)
+    tx_hash = models.CharField(max_length=66, blank=True, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UNSTARTED, db_index=True)
+    replaces = models.OneToOneField("self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by")
+    signer_log_index = models.BigIntegerField(null=True, blank=True, help_text="The signer's log entry.")
+    broadcast_count = models.PositiveIntegerField(default=0)
+    first_broadcast_at = models.DateTimeField(null=True, blank=True)
+    last_broadcast_at = models.DateTimeField(null=True, blank=True)
+    block_number = models.PositiveBigIntegerField(null=True, blank=True)
+    gas_used = models.PositiveBigIntegerField(null=True, blank=True)
+    effective_gas_price = WeiField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["chain_id", "from_address", "nonce", "id"]
+        indexes = [models.Index(fields=["chain_id", "from_address", "nonce"])]
+
+    def __str__(self) -> str:
+        return f"{self.purpose} nonce {self.nonce} from {self.from_address} ({self.status})"
+
+    @property
+    def fee_paid(self) -> int:
+        """Native currency the sender paid for gas (0 until mined)."""
+        return (self.gas_used or 0) * (self.effective_gas_price or 0)
+
+
+class Launch(models.Model):
+    """A pool's one launch, advanced step by step by the launch job; each step's state is here, not in memory."""
+
+    class Step(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        ALLOCATED = "allocated", "Allocations and Merkle tree built"
+        APPROVING = "approving", "Approving the raise asset to the Launcher"
+        SENDING = "sending", "Launch transaction signed and being sent"
+        LAUNCHED = "launched", "Launched"
+        FAILED = "failed", "Failed (see error)"
+
+    pool = models.OneToOneField(Pool, on_delete=models.PROTECT, related_name="launch")
+    step = models.CharField(max_length=12, choices=Step.choices, default=Step.REQUESTED)
+    requested_by = models.CharField(max_length=100, blank=True)
+    raise_amount = WeiField(default=0)
+    merkle_root = models.CharField(max_length=66, blank=True)
+    params = models.JSONField(null=True, blank=True, help_text="The LaunchParams sent, amounts as strings.")
+    oracle_answer = models.DecimalField(max_digits=78, decimal_places=0, null=True, blank=True)
+    transaction = models.ForeignKey(ChainTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    token_address = models.CharField(max_length=42, blank=True)
+    pair_address = models.CharField(max_length=42, blank=True)
+    claim_vault_address = models.CharField(max_length=42, blank=True)
+    vesting_wallet_address = models.CharField(max_length=42, blank=True)
+    lp_destination = models.CharField(max_length=42, blank=True)
+    event = models.JSONField(null=True, blank=True, help_text="The decoded Launched event.")
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    launched_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"launch of {self.pool} ({self.step})"
+
+
+class Refund(models.Model):
+    """Funds owed back to one depositor, paid in a batch through the Refunder."""
+
+    class Status(models.TextChoices):
+        OWED = "owed", "Owed"
+        SENDING = "sending", "In a batch being sent"
+        PAID = "paid", "Paid"
+
+    pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="refunds")
+    recipient = models.CharField(max_length=42)
+    amount = WeiField()
+    deposits = models.ManyToManyField(Deposit, related_name="refunds", help_text="The evidence: what it pays back.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OWED, db_index=True)
+    transaction = models.ForeignKey(
+        ChainTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # A recipient may get more than one refund: over-cap parts at launch, a late deposit afterwards.
+        ordering = ["pool", "recipient", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.amount} owed to {self.recipient} ({self.status})"

@@ -87,14 +87,18 @@ def start_signer(*, rpc_url: str, chain_id: int, data_dir: Path, contracts_file:
     return _wait(signer, lambda: urllib.request.urlopen(url + "/health", timeout=1).status == 200)  # noqa: S310
 
 
-def start_celery_worker(*, log_dir: Path, env: dict[str, str] | None = None) -> RunningProcess:
-    """A real Celery worker on the test's Redis; ready when it answers a ping through the broker."""
+def start_celery_worker(*, log_dir: Path, env: dict[str, str] | None = None, pool: str = "solo") -> RunningProcess:
+    """A real Celery worker on the test's Redis; ready when it answers a ping through the broker.
+
+    `pool="prefork"` runs tasks in a child process, so a task that kills itself is redelivered by the parent
+    (acks_late with reject_on_worker_lost), as in production.
+    """
     from launchpad.celery import app
 
     name = f"worker-{secrets.token_hex(4)}@%h"
     args = [
-        sys.executable, "-m", "celery", "-A", "launchpad", "worker", "--loglevel", "INFO", "--pool", "solo",
-        "--without-gossip", "--without-mingle", "--hostname", name,
+        sys.executable, "-m", "celery", "-A", "launchpad", "worker", "--loglevel", "INFO", "--pool", pool,
+        "--concurrency", "1", "--without-gossip", "--without-mingle", "--hostname", name,
     ]  # fmt: skip
     worker = _spawn("worker", args, env={**os.environ, "CHAIN_CHECK_ON_START": "false", **(env or {})}, log_dir=log_dir)
     return _wait(worker, lambda: bool(app.control.ping(timeout=0.5)), timeout=60)

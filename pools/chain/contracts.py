@@ -364,3 +364,27 @@ def decode_refunded(receipt_or_logs: Mapping | Sequence[Mapping], *, refunder: s
             )
         )
     return events
+
+
+def describe_revert(
+    data: str | bytes, *, contract_names: Sequence[str] = ("Launcher", "Refunder", "ClaimVault")
+) -> str:
+    """A custom error's name and arguments from revert data, e.g. `StaleOracle(1761200000, 3600)`; else the hex."""
+    from eth_abi import decode
+
+    from pools.chain.artifacts import ArtifactMissing, load_artifact
+
+    raw = data if isinstance(data, bytes) else bytes.fromhex(data.removeprefix("0x"))
+    for name in contract_names:
+        try:
+            abi = load_artifact(name).abi
+        except ArtifactMissing:
+            continue
+        for item in abi:
+            if item.get("type") != "error":
+                continue
+            types = [i["type"] for i in item["inputs"]]
+            if raw[:4] == selector(f"{item['name']}({','.join(types)})"):
+                values = decode(types, raw[4:]) if types else ()
+                return f"{item['name']}({', '.join(str(v) for v in values)})"
+    return "0x" + raw.hex()

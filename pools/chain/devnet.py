@@ -125,3 +125,16 @@ def deploy_dev_fixtures(w3: Web3, *, deployer: str, report: Callable[[str], None
         launcher=launcher,
         refunder=refunder,
     )
+
+
+def refresh_dev_price_feeds(w3: Web3, deployment: ChainDeployment, *, deployer: str) -> None:
+    """Re-stamp the development feeds with their current answers, as Chainlink's heartbeat would on a real network.
+
+    Local chains only; without it, a feed goes stale as soon as the chain's clock moves past its maximum age.
+    """
+    abi = load_artifact("DevPriceFeed").abi
+    for address in (deployment.eth_usd_feed, deployment.usdc_usd_feed):
+        feed = w3.eth.contract(address=Web3.to_checksum_address(address), abi=abi)
+        _, answer, _, _, _ = feed.functions.latestRoundData().call()
+        tx = feed.functions.setAnswer(answer).transact({"from": deployer})
+        w3.eth.wait_for_transaction_receipt(tx, timeout=30)

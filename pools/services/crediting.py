@@ -21,11 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from pools.models import Deposit, Pool
+from pools.services import events
 
 Reason = Deposit.RefundReason
 
@@ -140,7 +141,7 @@ def pool_recompute_credits(*, pool_id: int) -> Pool:
     )
     facts = [DepositFact(key=d.id, sender=d.sender, amount=d.amount, at=d.block_timestamp) for d in confirmed]
     decisions = {decision.key: decision for decision in decide_credits(rules=rules_for(pool), deposits=facts)}
-    changed = []
+    changed, newly_credited = [], []
     for deposit in confirmed:
         decision = decisions[deposit.id]
         if (deposit.credited_amount, deposit.refund_amount, deposit.refund_reason) != (
@@ -148,10 +149,12 @@ def pool_recompute_credits(*, pool_id: int) -> Pool:
             decision.refund,
             decision.reason,
         ):
+            if deposit.credited_amount == 0 and decision.credited > 0:
+                newly_credited.append(deposit)
             deposit.credited_amount, deposit.refund_amount = decision.credited, decision.refund
             deposit.refund_reason = decision.reason
             changed.append(deposit)
-    Deposit.objects.bulk_update(changed, ["credited_amount", "refund_amount", "refund_reason"], batch_size=500)
+    _write_decisions(changed)
     # Deposits no longer confirmed (reorged back to pending) count for nothing.
     Deposit.objects.filter(pool=pool, status=Deposit.Status.PENDING).exclude(
         credited_amount=0, refund_amount=0, refund_reason=""
@@ -169,4 +172,25 @@ def pool_recompute_credits(*, pool_id: int) -> Pool:
         pool.closed_at = timezone.now()
         fields += ["status", "status_reason", "closed_at"]
     pool.save(update_fields=fields)
+    events.deposits_credited(pool=pool, deposits=newly_credited)
+    if "closed_at" in fields:
+        events.pool_closed(pool=pool)
     return pool
+
+
+WRITE_CHUNK = 5_000
+
+
+def _write_decisions(deposits: list[Deposit]) -> None:
+    """One UPDATE … FROM (VALUES …) per chunk: Django's bulk_update builds a CASE per row, ~10× slower here."""
+    table = Deposit._meta.db_table
+    for start in range(0, len(deposits), WRITE_CHUNK):
+        chunk = deposits[start : start + WRITE_CHUNK]
+        rows = ", ".join(["(%s, %s::numeric, %s::numeric, %s)"] * len(chunk))
+        params = [value for d in chunk for value in (d.id, d.credited_amount, d.refund_amount, d.refund_reason)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS d SET credited_amount = v.credited, refund_amount = v.refund, "  # noqa: S608 - table name from the model, values bound
+                f"refund_reason = v.reason FROM (VALUES {rows}) AS v(id, credited, refund, reason) WHERE d.id = v.id",
+                params,
+            )

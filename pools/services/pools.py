@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 
-from pools.api.errors import ApplicationError
+from pools.errors import ApplicationError
 from pools.models import BPS, NATIVE_ASSET, Pool
+from pools.services import events
 
 Status = Pool.Status
 
@@ -39,7 +40,8 @@ class InvalidPoolConfiguration(ApplicationError):
     code = "invalid_pool_configuration"
 
 
-def _transition(pool: Pool, to: str, *, reason: str = "") -> None:
+def transition_pool(pool: Pool, to: str, *, reason: str = "") -> None:
+    """Change a pool's status in memory if the lifecycle allows it; InvalidTransition with the reason if not."""
     if to not in TRANSITIONS[pool.status]:
         raise InvalidTransition(
             f"A {pool.get_status_display().lower()} pool cannot become {Status(to).label.lower()}.",
@@ -182,7 +184,7 @@ def pool_schedule(*, pool_id: int) -> Pool:
         pool = _locked(pool_id)
         if pool.status == Status.SCHEDULED and pool.deposit_address:
             return pool  # already done: scheduling twice changes nothing
-        _transition(pool, Status.SCHEDULED)
+        transition_pool(pool, Status.SCHEDULED)
         _validate(pool, for_schedule=True)
         # The signer call is idempotent for identical parameters, so a retry after a crash here is harmless.
         answer = signer_client().register_pool(
@@ -202,7 +204,7 @@ def pools_open_due(*, now: datetime | None = None) -> list[int]:
         with transaction.atomic():
             pool = _locked(pool_id)
             if pool.status == Status.SCHEDULED:
-                _transition(pool, Status.OPEN)
+                transition_pool(pool, Status.OPEN)
                 pool.save(update_fields=["status", "status_reason", "updated_at"])
                 opened.append(pool_id)
     return opened
@@ -216,9 +218,10 @@ def pools_close_due(*, now: datetime | None = None) -> list[int]:
         with transaction.atomic():
             pool = _locked(pool_id)
             if pool.status == Status.OPEN:
-                _transition(pool, Status.CLOSED, reason="The raise reached its close time.")
+                transition_pool(pool, Status.CLOSED, reason="The raise reached its close time.")
                 pool.closed_at = now
                 pool.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+                events.pool_closed(pool=pool)
                 closed.append(pool_id)
     return closed
 
@@ -230,9 +233,10 @@ def pool_close_early(*, pool_id: int, now: datetime | None = None) -> Pool:
     now = now or timezone.now()
     with transaction.atomic():
         pool = _locked(pool_id)
-        _transition(pool, Status.CLOSED, reason="Closed early by an admin.")
+        transition_pool(pool, Status.CLOSED, reason="Closed early by an admin.")
         pool.closed_at = pool.closed_early_at = now
         pool.save(update_fields=["status", "status_reason", "closed_at", "closed_early_at", "updated_at"])
+        events.pool_closed(pool=pool)
     return pool_recompute_credits(pool_id=pool_id)
 
 
@@ -240,7 +244,7 @@ def pool_cancel(*, pool_id: int, reason: str = "Cancelled by an admin.") -> Pool
     """Cancel a pool that has not launched: every deposit is owed back in full (the refund job pays them)."""
     with transaction.atomic():
         pool = _locked(pool_id)
-        _transition(pool, Status.CANCELLED, reason=reason)
+        transition_pool(pool, Status.CANCELLED, reason=reason)
         if pool.closed_at is None:
             pool.closed_at = timezone.now()
         pool.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
@@ -259,7 +263,9 @@ def pool_settle(*, pool_id: int, confirmed_through: datetime) -> Pool:
         if pool.status != Status.CLOSED or close is None or confirmed_through < close:
             return pool
         if pool.raised < pool.soft_cap:
-            _transition(pool, Status.REFUNDING, reason="The soft cap was missed: every deposit is refunded in full.")
+            transition_pool(
+                pool, Status.REFUNDING, reason="The soft cap was missed: every deposit is refunded in full."
+            )
             pool.save(update_fields=["status", "status_reason", "updated_at"])
         return pool
 

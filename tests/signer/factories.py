@@ -163,6 +163,9 @@ class FakeChain:
     def nonce(self, address: str) -> int:
         return 0
 
+    def latest_timestamp(self) -> int:
+        return int(time.time())
+
     def balance(self, address: str) -> int:
         return 0
 

@@ -1,0 +1,283 @@
+"""The transaction manager: one nonce sequence per signer address, every transaction persisted before it is
+broadcast, the same bytes rebroadcast on retry, a stuck one replaced with fees raised ≥ 10%, the receipt the truth.
+
+    unstarted → in_progress (signed; raw bytes stored) → unconfirmed (broadcast) → confirmed | failed
+                                                                                 → replaced (same nonce, higher fees)
+
+Every function here is safe to call again after a crash at any point: it reads the row's state and continues.
+Modelled on Chainlink's transaction manager.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+from web3 import Web3
+from web3.exceptions import TransactionNotFound, Web3RPCError
+
+from pools.chain.client import web3_client
+from pools.chain.errors import ChainError, ChainUnavailable
+from pools.faults import crash_point
+from pools.models import ChainTransaction, NonceSequence, Pool
+
+logger = logging.getLogger(__name__)
+
+Status = ChainTransaction.Status
+# Fees: twice the current base fee plus the tip leaves room for six full blocks of base-fee growth.
+BASE_FEE_MULTIPLIER = 2
+DEFAULT_PRIORITY_FEE_WEI = 10**9  # 1 gwei
+REPLACEMENT_FEE_BUMP_PERCENT = 125  # nodes demand ≥ 110% to replace; 125% clears that with margin
+STUCK_AFTER = timedelta(seconds=60)
+REBROADCAST_AFTER = timedelta(seconds=15)
+
+
+class NonceTooLow(ChainError):
+    """The node says the nonce was already used: the transaction (or another at that nonce) is mined."""
+
+
+class AlreadyKnown(ChainError):
+    """The node already has this transaction in its pool: rebroadcasting it is a no-op."""
+
+
+class InsufficientFunds(ChainError):
+    """The sender cannot pay value + gas: top it up, or the request is wrong."""
+
+
+class ReplacementUnderpriced(ChainError):
+    """A transaction at this nonce with higher fees is already pending."""
+
+
+class TransactionReverted(ChainError):
+    """The transaction was mined but reverted."""
+
+
+_NODE_ERRORS = [
+    ("nonce too low", NonceTooLow),
+    ("already known", AlreadyKnown),
+    ("known transaction", AlreadyKnown),
+    ("insufficient funds", InsufficientFunds),
+    ("replacement transaction underpriced", ReplacementUnderpriced),
+    ("transaction underpriced", ReplacementUnderpriced),
+]
+
+
+def _typed_node_error(error: Exception) -> ChainError:
+    text = str(error).lower()
+    for fragment, kind in _NODE_ERRORS:
+        if fragment in text:
+            return kind(str(error))
+    return ChainError(str(error))
+
+
+@dataclass(frozen=True)
+class Fees:
+    max_fee_per_gas: int
+    max_priority_fee_per_gas: int
+
+
+def current_fees(*, w3: Web3 | None = None) -> Fees:
+    w3 = w3 or web3_client()
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    return Fees(
+        max_fee_per_gas=base_fee * BASE_FEE_MULTIPLIER + DEFAULT_PRIORITY_FEE_WEI,
+        max_priority_fee_per_gas=DEFAULT_PRIORITY_FEE_WEI,
+    )
+
+
+def _allocate_nonce(*, chain_id: int, address: str, w3: Web3) -> int:
+    """The next nonce of `address`: from our sequence, never below what the chain has already mined."""
+    sequence, _ = NonceSequence.objects.select_for_update().get_or_create(chain_id=chain_id, address=address)
+    mined = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "latest")
+    nonce = max(sequence.next_nonce, mined)
+    sequence.next_nonce = nonce + 1
+    sequence.save(update_fields=["next_nonce"])
+    return nonce
+
+
+def create_transaction(
+    *,
+    pool: Pool | None,
+    purpose: str,
+    signer_key: str,
+    from_address: str,
+    to_address: str,
+    data: bytes | str,
+    value: int,
+    gas: int,
+    evidence: dict | None = None,
+    fees: Fees | None = None,
+    w3: Web3 | None = None,
+) -> ChainTransaction:
+    """Allocate a nonce and persist the request (UNSTARTED), in one database transaction."""
+    w3 = w3 or web3_client()
+    fees = fees or current_fees(w3=w3)
+    chain_id = w3.eth.chain_id
+    with transaction.atomic():
+        nonce = _allocate_nonce(chain_id=chain_id, address=from_address, w3=w3)
+        return ChainTransaction.objects.create(
+            pool=pool,
+            purpose=purpose,
+            signer_key=signer_key,
+            chain_id=chain_id,
+            from_address=Web3.to_checksum_address(from_address),
+            nonce=nonce,
+            to_address=Web3.to_checksum_address(to_address),
+            data=data if isinstance(data, str) else "0x" + data.hex(),
+            value=value,
+            gas=gas,
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
+            evidence=evidence,
+        )
+
+
+def _wire(tx: ChainTransaction) -> dict:
+    return {
+        "to": tx.to_address,
+        "data": tx.data,
+        "value": tx.value,
+        "nonce": tx.nonce,
+        "gas": tx.gas,
+        "maxFeePerGas": tx.max_fee_per_gas,
+        "maxPriorityFeePerGas": tx.max_priority_fee_per_gas,
+        "chainId": tx.chain_id,
+    }
+
+
+def sign(tx: ChainTransaction) -> ChainTransaction:
+    """UNSTARTED → IN_PROGRESS: the signer signs (or refuses: SignerRefused propagates, the row stays UNSTARTED).
+
+    Asking again for the same request at the same nonce returns the same bytes (the signer remembers), so a crash
+    between the signer's answer and our save is harmless.
+    """
+    from pools.signer import signer_client
+
+    if tx.status != Status.UNSTARTED:
+        return tx
+    signed = signer_client().sign(pool_id=tx.signer_key, tx=_wire(tx), evidence=tx.evidence)
+    crash_point("signed")  # between the signer's answer and our record of it
+    tx.raw_tx, tx.tx_hash = signed.raw_tx, signed.tx_hash
+    tx.signer_log_index = signed.log_index
+    tx.status = Status.IN_PROGRESS
+    tx.save(update_fields=["raw_tx", "tx_hash", "signer_log_index", "status", "updated_at"])
+    return tx
+
+
+def broadcast(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
+    """IN_PROGRESS/UNCONFIRMED → UNCONFIRMED: send the stored bytes (again). Never different bytes."""
+    w3 = w3 or web3_client()
+    if tx.status not in (Status.IN_PROGRESS, Status.UNCONFIRMED):
+        return tx
+    try:
+        w3.eth.send_raw_transaction(tx.raw_tx)
+    except (Web3RPCError, ValueError) as error:
+        typed = _typed_node_error(error)
+        if not isinstance(typed, AlreadyKnown | NonceTooLow):
+            raise typed from error
+        # Already in the pool, or already mined: the receipt will tell.
+    except OSError as error:
+        raise ChainUnavailable(str(error)) from error
+    crash_point("sent")  # between the broadcast and our record of it
+    now = timezone.now()
+    tx.status = Status.UNCONFIRMED
+    tx.broadcast_count += 1
+    tx.first_broadcast_at = tx.first_broadcast_at or now
+    tx.last_broadcast_at = now
+    tx.save(update_fields=["status", "broadcast_count", "first_broadcast_at", "last_broadcast_at", "updated_at"])
+    return tx
+
+
+def _receipt(w3: Web3, tx_hash: str):
+    try:
+        return w3.eth.get_transaction_receipt(tx_hash)
+    except TransactionNotFound:
+        return None
+
+
+def _same_nonce_family(tx: ChainTransaction):
+    return ChainTransaction.objects.filter(chain_id=tx.chain_id, from_address=tx.from_address, nonce=tx.nonce)
+
+
+def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
+    """UNCONFIRMED → CONFIRMED/FAILED from the receipt of this transaction or of any at its nonce (a replacement)."""
+    w3 = w3 or web3_client()
+    if tx.status != Status.UNCONFIRMED:
+        return tx
+    for candidate in _same_nonce_family(tx).exclude(tx_hash="").order_by("-id"):
+        receipt = _receipt(w3, candidate.tx_hash)
+        if receipt is None:
+            continue
+        with transaction.atomic():
+            for other in _same_nonce_family(tx).exclude(pk=candidate.pk):
+                if other.status in (Status.UNCONFIRMED, Status.IN_PROGRESS, Status.UNSTARTED):
+                    other.status = Status.REPLACED
+                    other.save(update_fields=["status", "updated_at"])
+            candidate.status = Status.CONFIRMED if receipt["status"] == 1 else Status.FAILED
+            candidate.block_number = receipt["blockNumber"]
+            candidate.gas_used = receipt["gasUsed"]
+            candidate.effective_gas_price = receipt["effectiveGasPrice"]
+            if receipt["status"] != 1:
+                candidate.error = "reverted"
+            candidate.save(
+                update_fields=["status", "block_number", "gas_used", "effective_gas_price", "error", "updated_at"]
+            )
+        return candidate
+    return tx
+
+
+def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
+    """A transaction unmined for STUCK_AFTER: the same request at the same nonce with fees raised by 25%."""
+    w3 = w3 or web3_client()
+    if tx.status != Status.UNCONFIRMED or tx.first_broadcast_at is None:
+        return tx
+    if timezone.now() - tx.first_broadcast_at < STUCK_AFTER:
+        return tx
+    with transaction.atomic():
+        locked = ChainTransaction.objects.select_for_update().get(pk=tx.pk)
+        if locked.status != Status.UNCONFIRMED or hasattr(locked, "replaced_by"):
+            return locked
+        replacement = ChainTransaction.objects.create(
+            pool=locked.pool,
+            purpose=locked.purpose,
+            signer_key=locked.signer_key,
+            chain_id=locked.chain_id,
+            from_address=locked.from_address,
+            nonce=locked.nonce,
+            to_address=locked.to_address,
+            data=locked.data,
+            value=locked.value,
+            gas=locked.gas,
+            max_fee_per_gas=locked.max_fee_per_gas * REPLACEMENT_FEE_BUMP_PERCENT // 100,
+            max_priority_fee_per_gas=locked.max_priority_fee_per_gas * REPLACEMENT_FEE_BUMP_PERCENT // 100,
+            evidence=locked.evidence,
+            replaces=locked,
+        )
+    logger.warning("transaction %s at nonce %s is stuck: replacing with higher fees", tx.tx_hash, tx.nonce)
+    return replacement
+
+
+def advance(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
+    """Move a transaction as far as it can go now; call again later until it is CONFIRMED or FAILED."""
+    w3 = w3 or web3_client()
+    tx = sign(tx)
+    if tx.status == Status.IN_PROGRESS:
+        tx = broadcast(tx, w3=w3)
+    if tx.status == Status.UNCONFIRMED:
+        tx = check_receipt(tx, w3=w3)
+    if tx.status == Status.UNCONFIRMED:
+        newer = replace_if_stuck(tx, w3=w3)
+        if newer.pk != tx.pk:
+            return advance(newer, w3=w3)
+        if tx.last_broadcast_at and timezone.now() - tx.last_broadcast_at >= REBROADCAST_AFTER:
+            tx = broadcast(tx, w3=w3)  # the same bytes, in case a node dropped them
+    return tx
+
+
+def latest_in_family(tx: ChainTransaction) -> ChainTransaction:
+    """The newest transaction at this one's nonce (the one to follow after replacements)."""
+    confirmed = _same_nonce_family(tx).filter(status__in=[Status.CONFIRMED, Status.FAILED]).first()
+    return confirmed or _same_nonce_family(tx).order_by("-id").first()

@@ -1,0 +1,79 @@
+"""Gas for a pool address: it pays its own gas. An ERC-20 pool (and any refund batch) is topped up with just enough
+native currency by the gas-funding account, whose key the signer holds; every top-up is a ChainTransaction, so it is
+accounted for."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from web3 import Web3
+
+from pools.chain.client import web3_client
+from pools.chain.txmanager import advance, create_transaction, current_fees
+from pools.models import ChainTransaction, Pool
+
+logger = logging.getLogger(__name__)
+
+TRANSFER_GAS = 21_000
+LOCAL_CHAIN_IDS = {31337, 1337}
+DEV_GAS_ACCOUNT_FLOAT_WEI = 10 * 10**18
+OPEN_STATUSES = [
+    ChainTransaction.Status.UNSTARTED,
+    ChainTransaction.Status.IN_PROGRESS,
+    ChainTransaction.Status.UNCONFIRMED,
+]
+
+
+class GasAccountEmpty(Exception):
+    """The gas-funding account cannot pay for a top-up: fund it."""
+
+
+def gas_account_address() -> str:
+    from pools.signer import signer_client
+
+    return Web3.to_checksum_address(signer_client().addresses()["gas"]["address"])
+
+
+def _fund_dev_gas_account(w3: Web3, address: str, needed: int) -> None:
+    """On a local development chain only: keep the gas account funded from anvil's first (unlocked) account."""
+    if w3.eth.chain_id not in LOCAL_CHAIN_IDS or w3.eth.get_balance(address) >= needed:
+        return
+    tx = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": DEV_GAS_ACCOUNT_FLOAT_WEI})
+    w3.eth.wait_for_transaction_receipt(tx, timeout=30)
+
+
+def ensure_gas(*, pool: Pool, gas: int, value: int = 0) -> bool:
+    """True when the pool address can pay `value` plus `gas` at current fees; else a top-up is sent (False)."""
+    w3 = web3_client()
+    pending = ChainTransaction.objects.filter(
+        pool=pool, purpose=ChainTransaction.Purpose.GAS_TOPUP, status__in=OPEN_STATUSES
+    )
+    for topup in pending:
+        advance(topup, w3=w3)
+    if pending.exists():
+        return False
+    fees = current_fees(w3=w3)
+    needed = value + gas * fees.max_fee_per_gas
+    balance = w3.eth.get_balance(Web3.to_checksum_address(pool.deposit_address))
+    if balance >= needed:
+        return True
+    amount = min(needed - balance, settings.GAS_TOPUP_MAX_WEI)
+    source = gas_account_address()
+    _fund_dev_gas_account(w3, source, amount + TRANSFER_GAS * fees.max_fee_per_gas)
+    if w3.eth.get_balance(source) < amount + TRANSFER_GAS * fees.max_fee_per_gas:
+        raise GasAccountEmpty(f"the gas-funding account {source} cannot pay a top-up of {amount} wei: fund it")
+    topup = create_transaction(
+        pool=pool,
+        purpose=ChainTransaction.Purpose.GAS_TOPUP,
+        signer_key="gas",
+        from_address=source,
+        to_address=pool.deposit_address,
+        data=b"",
+        value=amount,
+        gas=TRANSFER_GAS,
+        w3=w3,
+    )
+    advance(topup, w3=w3)
+    logger.info("topped up %s with %s wei for gas (pool %s)", pool.deposit_address, amount, pool.pk)
+    return False

@@ -1,0 +1,445 @@
+"""The launch: a CLOSED pool that met its soft cap → LAUNCHING → one Launcher.launch transaction → LAUNCHED.
+
+The job is crash-safe: its state lives in the Launch row and the ChainTransaction rows; each run of the Celery task
+advances it as far as it can under a row lock, and the receipt is the truth. Running it twice, or after a crash
+between any two steps, never sends a second launch with a different effect: a launch transaction, once created,
+keeps its nonce, and the signer returns the same bytes for the same request at the same nonce.
+
+    REQUESTED ──allocate──▶ ALLOCATED ──(ERC-20: gas top-up, approve)──▶ APPROVING ──▶ SENDING ──receipt──▶ LAUNCHED
+                                 ▲                                                        │ reverted
+                                 └──────────────── retry with a fresh price (≤ 3) ◀───────┘ → FAILED
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+from web3 import Web3
+from web3.exceptions import ContractCustomError
+
+from pools.chain.allocation import allocate_pro_rata, split_supply
+from pools.chain.client import chain_deployment, web3_client
+from pools.chain.contracts import (
+    LaunchParams,
+    decode_launched,
+    describe_revert,
+    encode_approve,
+    encode_launch,
+    pool_id_bytes32,
+    predict_token_address,
+)
+from pools.chain.merkle import AllocationTree
+from pools.chain.oracle import read_price_feed
+from pools.chain.txmanager import Fees, advance, create_transaction, current_fees, latest_in_family
+from pools.errors import ApplicationError
+from pools.locks import advisory_lock
+from pools.models import Allocation, ChainTransaction, Deposit, IndexedBlock, IndexerCursor, Launch, Pool
+from pools.services import events
+from pools.services.gas import ensure_gas
+from pools.services.pools import transition_pool
+
+logger = logging.getLogger(__name__)
+
+Step = Launch.Step
+TxStatus = ChainTransaction.Status
+LAUNCH_GAS_LIMIT = 6_000_000  # a launch measures ~4.5M (bench/gas.py); the rest is headroom
+APPROVE_GAS_LIMIT = 100_000
+LAUNCH_DEADLINE_SECONDS = 30 * 60  # within the signer's SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS (default 1 h)
+MAX_LAUNCH_ATTEMPTS = 3
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+class PoolCannotLaunch(ApplicationError):
+    status_code = 409
+    code = "pool_cannot_launch"
+
+
+# --- is the raise final? --------------------------------------------------------------------------------------
+
+
+def confirmed_through(*, chain_id: int, confirmations: int) -> datetime | None:
+    """The timestamp of the newest block the indexer has seen with `confirmations` blocks on top of it."""
+    cursor = IndexerCursor.objects.filter(chain_id=chain_id).first()
+    if cursor is None or cursor.last_block < confirmations:
+        return None
+    block = IndexedBlock.objects.filter(chain_id=chain_id, number__lte=cursor.last_block - confirmations).first()
+    return block.timestamp if block else None
+
+
+def _effective_close(pool: Pool) -> datetime | None:
+    return min(filter(None, [pool.closes_at, pool.closed_early_at]), default=None)
+
+
+def cannot_launch_reason(*, pool: Pool) -> str:
+    """Why this pool cannot launch now, or "" when it can."""
+    if pool.status != Pool.Status.CLOSED:
+        return f"The pool is {pool.get_status_display().lower()}; only a closed pool that met its soft cap launches."
+    if pool.raised < pool.soft_cap:
+        return "The raise missed its soft cap: the pool is refunded instead."
+    hard_cap_reached = pool.hard_cap and pool.raised >= pool.hard_cap
+    close = _effective_close(pool)
+    if not hard_cap_reached:
+        through = confirmed_through(chain_id=pool.chain_id, confirmations=pool.confirmations)
+        if close is None or through is None or through < close:
+            return "Deposits sent before the close are still waiting for confirmations; try again shortly."
+    pending = Deposit.objects.filter(pool=pool, status=Deposit.Status.PENDING)
+    if close is not None and pending.filter(block_timestamp__lt=close).exists():
+        return "Some deposits are still waiting for confirmations; try again shortly."
+    if not pool.agent.wallet_address:
+        return "The agent has no wallet address for its vesting wallet."
+    return ""
+
+
+# --- requesting ------------------------------------------------------------------------------------------------
+
+
+def launch_request(*, pool_id: int, requested_by: str) -> Launch:
+    """Ask for the pool's launch: idempotent (the same Launch comes back), PoolCannotLaunch with the reason otherwise.
+
+    Moves the pool CLOSED → LAUNCHING and enqueues the launch job after the transaction commits.
+    """
+    from pools.tasks import advance_launch
+
+    with transaction.atomic():
+        pool = Pool.objects.select_for_update().select_related("agent").get(pk=pool_id)
+        existing = Launch.objects.filter(pool=pool).first()
+        if existing is not None:
+            return existing
+        reason = cannot_launch_reason(pool=pool)
+        if reason:
+            raise PoolCannotLaunch(reason, details={"status": pool.status})
+        transition_pool(pool, Pool.Status.LAUNCHING, reason=f"Launch requested by {requested_by}.")
+        pool.save(update_fields=["status", "status_reason", "updated_at"])
+        launch = Launch.objects.create(pool=pool, requested_by=requested_by[:100])
+        transaction.on_commit(lambda: advance_launch.delay(pool_id))
+        return launch
+
+
+# --- the job ---------------------------------------------------------------------------------------------------
+
+
+def launch_advance(*, pool_id: int) -> Launch | None:
+    """Advance the pool's launch as far as it can go now; None when another worker is advancing it.
+
+    Each step commits on its own before the next one's side effects: a transaction row (with its nonce) is saved
+    before it is signed, and signed bytes before they are broadcast, so a crash anywhere resumes safely.
+    """
+    with advisory_lock(f"launch:{pool_id}") as taken:
+        if not taken:
+            return None
+        launch = None
+        for _ in range(8):  # one step per pass; a step that must wait leaves the step unchanged
+            with transaction.atomic():
+                launch = Launch.objects.select_for_update().filter(pool_id=pool_id).first()
+                if launch is None:
+                    return None
+                before = launch.step
+                pool = Pool.objects.select_related("agent").get(pk=pool_id)
+                _STEPS[launch.step](launch, pool)
+                launch.save()
+            if launch.step == before or launch.step in (Step.LAUNCHED, Step.FAILED):
+                break
+        return launch
+
+
+def _allocate(launch: Launch, pool: Pool) -> None:
+    """Each depositor's tokens pro rata to the credited contribution, the Merkle tree, and every proof."""
+    contributions: dict[str, int] = {}
+    credited = (
+        Deposit.objects.filter(pool=pool, status=Deposit.Status.CONFIRMED, credited_amount__gt=0)
+        .values("sender")
+        .annotate(total=Sum("credited_amount"))
+    )
+    for row in credited:
+        address = Web3.to_checksum_address(row["sender"])
+        contributions[address] = contributions.get(address, 0) + int(row["total"])
+    supply = split_supply(
+        total_supply=pool.total_supply,
+        liquidity_bps=pool.liquidity_supply_bps,
+        depositor_bps=pool.depositor_supply_bps,
+    )
+    tokens = allocate_pro_rata(total=supply.depositors, contributions=contributions)
+    tree = AllocationTree.build(tokens)
+    Allocation.objects.filter(pool=pool).delete()
+    Allocation.objects.bulk_create(
+        [
+            Allocation(
+                pool=pool,
+                address=address,
+                contribution=contributions[address],
+                token_amount=amount,
+                proof=tree.proof_hex(address),
+            )
+            for address, amount in tokens.items()
+        ],
+        batch_size=1000,
+    )
+    launch.merkle_root = tree.root_hex
+    launch.step = Step.ALLOCATED
+
+
+def _price_feed(pool: Pool) -> str:
+    deployment = chain_deployment()
+    return deployment.eth_usd_feed if pool.is_native else deployment.usdc_usd_feed
+
+
+def build_launch_params(*, pool: Pool, launch: Launch, raise_amount: int, log_head: str, w3: Web3) -> LaunchParams:
+    """The Launcher's arguments from the pool's registered parameters, the allocation, the oracle and the log head."""
+    feed = read_price_feed(address=_price_feed(pool), w3=w3)
+    now = w3.eth.get_block("latest")["timestamp"]
+    lock_until = int(pool.lp_lock_until.timestamp()) if pool.lp_policy == Pool.LpPolicy.LOCK else 0
+    return LaunchParams(
+        pool_id=pool_id_bytes32(pool.pk),
+        name=pool.token_name,
+        symbol=pool.token_symbol,
+        total_supply=pool.total_supply,
+        liquidity_supply_bps=pool.liquidity_supply_bps,
+        depositor_supply_bps=pool.depositor_supply_bps,
+        raise_asset=pool.raise_asset or ZERO_ADDRESS,
+        raise_amount=raise_amount,
+        liquidity_raise_bps=pool.liquidity_raise_bps,
+        fee_bps=pool.fee_bps,
+        fee_recipient=pool.fee_recipient,
+        treasury=pool.treasury_address,
+        agent=pool.agent.wallet_address,
+        agent_cliff=pool.agent_cliff_seconds,
+        agent_duration=pool.agent_vesting_seconds,
+        merkle_root=launch.merkle_root,
+        depositor_cliff=pool.depositor_cliff_seconds,
+        depositor_duration=pool.depositor_vesting_seconds,
+        lp_lock_until=lock_until,
+        protection_blocks=pool.protection_blocks,
+        max_buy_per_tx=pool.max_buy_per_tx,
+        price_feed=_price_feed(pool),
+        expected_answer=feed.answer,
+        tolerance_bps=pool.oracle_tolerance_bps,
+        max_oracle_age=pool.oracle_max_age_seconds,
+        target_price_usd=pool.target_price_usd_e8 if pool.price_mode == Pool.PriceMode.USD_TARGET else 0,
+        deadline=now + LAUNCH_DEADLINE_SECONDS,
+        log_head=log_head,
+    )
+
+
+def launch_raise_amount(*, pool: Pool, fees: Fees) -> int:
+    """What the launch brings: the credited raise; for ETH less the launch's gas budget, which the pool pays."""
+    if pool.is_native:
+        return pool.raised - LAUNCH_GAS_LIMIT * fees.max_fee_per_gas
+    return pool.raised
+
+
+def _params_json(params: LaunchParams) -> dict:
+    def plain(value):
+        if isinstance(value, bytes):
+            return "0x" + value.hex()
+        return str(value) if isinstance(value, int) else value
+
+    return {name: plain(value) for name, value in params.__dict__.items()}
+
+
+def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
+    from pools.signer import signer_client
+
+    w3 = web3_client()
+    fees = current_fees(w3=w3)
+    params = build_launch_params(
+        pool=pool,
+        launch=launch,
+        raise_amount=launch_raise_amount(pool=pool, fees=fees),
+        log_head=signer_client().log_head()["hash"],
+        w3=w3,
+    )
+    tx = create_transaction(
+        pool=pool,
+        purpose=ChainTransaction.Purpose.LAUNCH,
+        signer_key=str(pool.pk),
+        from_address=pool.deposit_address,
+        to_address=chain_deployment().launcher,
+        data=encode_launch(params),
+        value=params.value,
+        gas=LAUNCH_GAS_LIMIT,
+        fees=fees,
+        w3=w3,
+    )
+    launch.transaction = tx
+    launch.params = _params_json(params)
+    launch.raise_amount = params.raise_amount
+    launch.oracle_answer = params.expected_answer
+    launch.step = Step.SENDING
+
+
+def _after_allocation(launch: Launch, pool: Pool) -> None:
+    if pool.is_native:
+        _create_launch_transaction(launch, pool)
+        return
+    if not ensure_gas(pool=pool, gas=APPROVE_GAS_LIMIT + LAUNCH_GAS_LIMIT):
+        return  # a gas top-up is on its way
+    approve = ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.APPROVE).last()
+    if approve is None:
+        create_transaction(
+            pool=pool,
+            purpose=ChainTransaction.Purpose.APPROVE,
+            signer_key=str(pool.pk),
+            from_address=pool.deposit_address,
+            to_address=pool.raise_asset,
+            data=encode_approve(spender=chain_deployment().launcher, amount=pool.raised),
+            value=0,
+            gas=APPROVE_GAS_LIMIT,
+        )
+    launch.step = Step.APPROVING
+
+
+def _approving(launch: Launch, pool: Pool) -> None:
+    approve = ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.APPROVE).last()
+    approve = advance(latest_in_family(approve))
+    if approve.status == TxStatus.CONFIRMED:
+        _create_launch_transaction(launch, pool)
+    elif approve.status == TxStatus.FAILED:
+        launch.step, launch.error = Step.FAILED, f"The approve transaction {approve.tx_hash} reverted."
+
+
+def _sending(launch: Launch, pool: Pool) -> None:
+    from pools.signer_client import SignerRefused
+
+    tx = latest_in_family(launch.transaction)
+    try:
+        tx = advance(tx)
+    except SignerRefused as refused:
+        if refused.code == "stale_log_head" and tx.status == TxStatus.UNSTARTED:
+            _refresh_log_head(launch, pool, tx)
+            return
+        launch.step, launch.error = Step.FAILED, f"The signer refused the launch: {refused.code}: {refused.reason}"
+        return
+    if tx.status == TxStatus.CONFIRMED:
+        _record_launched(launch, pool, tx)
+    elif tx.status == TxStatus.FAILED:
+        launch.attempts += 1
+        launch.error = f"The launch transaction {tx.tx_hash} reverted (attempt {launch.attempts})."
+        # Nothing happened on chain: try again with a fresh price and deadline, at a new nonce.
+        launch.step = Step.ALLOCATED if launch.attempts < MAX_LAUNCH_ATTEMPTS else Step.FAILED
+        if not pool.is_native and launch.step == Step.ALLOCATED:
+            launch.step = Step.APPROVING  # the approval still stands
+
+
+def _refresh_log_head(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
+    """The signer's log moved between reading its head and signing: same nonce, same launch, the new head."""
+    from pools.signer import signer_client
+
+    params = LaunchParams(**{**_launch_params_from_json(launch.params), "log_head": signer_client().log_head()["hash"]})
+    tx.data = "0x" + encode_launch(params).hex()
+    tx.save(update_fields=["data", "updated_at"])
+    launch.params = _params_json(params)
+
+
+def _launch_params_from_json(data: dict) -> dict:
+    text_fields = {"name", "symbol", "raise_asset", "fee_recipient", "treasury", "agent", "price_feed"}
+    bytes_fields = {"pool_id", "merkle_root", "log_head"}
+    return {name: value if name in text_fields | bytes_fields else int(value) for name, value in data.items()}
+
+
+def _record_launched(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
+    receipt = web3_client().eth.get_transaction_receipt(tx.tx_hash)
+    event = decode_launched(receipt, launcher=chain_deployment().launcher)
+    launch.transaction = tx
+    launch.token_address, launch.pair_address = event.token, event.pair
+    launch.claim_vault_address, launch.vesting_wallet_address = event.claim_vault, event.vesting_wallet
+    launch.lp_destination = event.lp_holder
+    launch.event = _params_json(event)
+    launch.launched_at = timezone.now()
+    launch.step = Step.LAUNCHED
+    locked = Pool.objects.select_for_update().get(pk=pool.pk)
+    transition_pool(locked, Pool.Status.LAUNCHED, reason=f"Launched in transaction {tx.tx_hash}.")
+    locked.save(update_fields=["status", "status_reason", "updated_at"])
+    events.pool_launched(pool=locked, token=event.token, pair=event.pair, claim_vault=event.claim_vault)
+
+
+def _nothing(launch: Launch, pool: Pool) -> None:
+    return None
+
+
+_STEPS = {
+    Step.REQUESTED: _allocate,
+    Step.ALLOCATED: _after_allocation,
+    Step.APPROVING: _approving,
+    Step.SENDING: _sending,
+    Step.LAUNCHED: _nothing,
+    Step.FAILED: _nothing,
+}
+
+
+def launch_is_settled(*, pool_id: int) -> bool:
+    launch = Launch.objects.filter(pool_id=pool_id).only("step").first()
+    return launch is not None and launch.step in (Step.LAUNCHED, Step.FAILED)
+
+
+# --- the dry run -----------------------------------------------------------------------------------------------
+
+
+def launch_dry_run(*, pool_id: int) -> dict:
+    """Simulate the launch with eth_call against the current chain: token address, amounts, price, gas. Sends nothing.
+
+    Returns a JSON-ready dict (amounts as decimal strings). PoolCannotLaunch when the pool could not launch now.
+    """
+    from pools.signer import signer_client
+
+    pool = Pool.objects.select_related("agent").get(pk=pool_id)
+    reason = cannot_launch_reason(pool=pool)
+    if reason:
+        raise PoolCannotLaunch(reason, details={"status": pool.status})
+    w3 = web3_client()
+    fees = current_fees(w3=w3)
+    preview = Launch(pool=pool)
+    with transaction.atomic():
+        _allocate(preview, pool)  # writes Allocation rows only to read the root: rolled back below
+        transaction.set_rollback(True)
+    params = build_launch_params(
+        pool=pool,
+        launch=preview,
+        raise_amount=launch_raise_amount(pool=pool, fees=fees),
+        log_head=signer_client().log_head()["hash"],
+        w3=w3,
+    )
+    deployment = chain_deployment()
+    call = {
+        "from": Web3.to_checksum_address(pool.deposit_address),
+        "to": deployment.launcher,
+        "data": "0x" + encode_launch(params).hex(),
+        "value": params.value,
+    }
+    started = time.monotonic()
+    try:
+        gas = w3.eth.estimate_gas(call)
+        w3.eth.call(call)
+        ok, error = True, ""
+    except ContractCustomError as exc:
+        gas, ok, error = None, False, describe_revert(exc.data if isinstance(exc.data, str) else exc.args[0])
+    except Exception as exc:  # noqa: BLE001 - a dry run reports why the launch would fail
+        gas, ok, error = None, False, str(exc)
+    from pools.selectors.launch_preview import launch_preview
+
+    preview_numbers = launch_preview(pool=pool, raised=params.raise_amount, oracle_answer=params.expected_answer)
+    return {
+        "would_succeed": ok,
+        "error": error,
+        "token_address": predict_token_address(
+            launcher=deployment.launcher, pool=pool.deposit_address, pool_id=params.pool_id
+        ),
+        "raise_amount": str(params.raise_amount),
+        "liquidity_funds": str(preview_numbers.liquidity_funds),
+        "fee": str(preview_numbers.fee),
+        "treasury": str(preview_numbers.treasury),
+        "liquidity_tokens": str(preview_numbers.liquidity_tokens),
+        "burned_tokens": str(preview_numbers.burned_tokens),
+        "depositor_tokens": str(preview_numbers.depositor_tokens),
+        "agent_tokens": str(preview_numbers.agent_tokens),
+        "price_in_asset": str(preview_numbers.price_in_asset) if preview_numbers.price_in_asset else None,
+        "price_usd_e8": str(preview_numbers.price_usd_e8) if preview_numbers.price_usd_e8 else None,
+        "oracle_answer": str(params.expected_answer),
+        "merkle_root": preview.merkle_root,
+        "gas": gas,
+        "simulated_in_ms": int((time.monotonic() - started) * 1000),
+    }
