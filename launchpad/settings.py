@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "pools",
+    "agent_api",
 ]
 
 MIDDLEWARE = [
@@ -139,10 +140,20 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 # --- REST API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "pools.api.pagination.LimitOffset",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "pools.api.errors.api_exception_handler",
+    # Deny by default: a view is public only when it says AllowAny. Agents authenticate with API keys.
+    "DEFAULT_AUTHENTICATION_CLASSES": ["agent_api.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["agent_api.permissions.IsAgent"],
+    # Per API key (anonymous callers: per client address), counted in the Redis cache. agent_trigger: launch,
+    # dry run and refund requests.
+    "DEFAULT_THROTTLE_CLASSES": ["agent_api.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"anon": "120/minute", "agent": "600/minute", "agent_trigger": "30/minute"},
+    # Behind a reverse proxy, the number of proxies, so that throttling sees the client's address (X-Forwarded-For).
+    "NUM_PROXIES": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",
@@ -153,6 +164,28 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PoolStatusEnum": "pools.models.Pool.Status",
+        "DepositStatusEnum": "pools.models.Deposit.Status",
+        "RefundStatusEnum": "pools.models.Refund.Status",
+        "ChainTransactionStatusEnum": "pools.models.ChainTransaction.Status",
+        "LaunchStepEnum": "pools.models.Launch.Step",
+    },
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "TAGS": [
+        {"name": "pools", "description": "Public: pools and depositors' allocations (no key needed)."},
+        {"name": "agent", "description": "Your own pools, proposals, launch and refunds (API key required)."},
+    ],
+}
+# The cache is Redis: API throttling counts there, shared by every web process.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "launchpad",
+        "TIMEOUT": 300,
+    }
 }
 
 # --- Health --------------------------------------------------------------------------------------------------

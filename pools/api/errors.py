@@ -1,28 +1,26 @@
-"""One JSON error shape for the API: {"error": {"code": "...", "message": "...", "details": {...}}}."""
+"""One JSON error shape for the API: {"error": {"code": "...", "message": "...", "details": {...}}}.
 
-from rest_framework import exceptions
-from rest_framework.response import Response
-from rest_framework.views import exception_handler
+ApplicationError lives in pools/errors.py (services raise it); it is re-exported here. DRF is imported only when an
+error is handled: DRF's settings import the API key authentication, which imports services, which must not import DRF
+back while it is half-loaded.
+"""
 
+from pools.errors import ApplicationError
 
-class ApplicationError(Exception):
-    """A business-rule error a service raises; the API maps it to HTTP 4xx with a stable code."""
-
-    status_code = 400
-    code = "application_error"
-
-    def __init__(self, message: str, *, details: dict | None = None):
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
+__all__ = ["ApplicationError", "api_exception_handler"]
 
 
-def _error(status: int, code: str, message: str, details) -> Response:
+def _error(status: int, code: str, message: str, details):
+    from rest_framework.response import Response
+
     return Response({"error": {"code": code, "message": message, "details": details}}, status=status)
 
 
 def api_exception_handler(exc, context):
     """DRF's exception handler, reshaped so that every error carries a stable code and a human message."""
+    from rest_framework import exceptions
+    from rest_framework.views import exception_handler
+
     if isinstance(exc, ApplicationError):
         return _error(exc.status_code, exc.code, exc.message, exc.details)
     response = exception_handler(exc, context)

@@ -1,62 +1,84 @@
-"""REST API views: one per operation, small input/output serializers, a selector or a service underneath."""
+"""Public REST API views (no key needed): one per operation, a selector underneath.
 
-from drf_spectacular.utils import extend_schema
+The agent-scoped views are in agent_views.py (reads, proposals), trigger_views.py (launch, dry run, refunds) and
+webhook_views.py.
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from pools.models import Pool
+from agent_api.schema import error_responses
+from agent_api.selectors.pools import allocation_get_public, pool_get_public
+from pools.api.serializers import AllocationSerializer, PoolDetailSerializer, PoolSummarySerializer, WeiAmount
 from pools.selectors.pools import pool_list_public
 
-
-class WeiAmount(serializers.Field):
-    """An integer amount in the smallest unit, as a decimal string (JSON numbers lose precision above 2**53)."""
-
-    def to_representation(self, value: int) -> str:
-        return str(int(value))
-
-    def to_internal_value(self, data) -> int:
-        if not isinstance(data, str) or not data.isdigit():
-            raise serializers.ValidationError('Give amounts as a string of digits in the smallest unit, e.g. "1000".')
-        return int(data)
+__all__ = ["AllocationPublicApi", "NoSuchEndpointApi", "PoolDetailApi", "PoolListApi", "WeiAmount"]
 
 
 class PoolListApi(ListAPIView):
     """Public pools, newest first."""
 
     permission_classes = [AllowAny]
+    serializer_class = PoolSummarySerializer
 
-    class OutputSerializer(serializers.ModelSerializer):
-        agent = serializers.CharField(source="agent.name")
-        soft_cap = WeiAmount()
-        hard_cap = WeiAmount()
-        raised = WeiAmount()
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(
+            required=False, allow_blank=True, max_length=100, help_text="Part of the name, or the exact symbol."
+        )
 
-        class Meta:
-            model = Pool
-            fields = [
-                "id",
-                "name",
-                "agent",
-                "token_name",
-                "token_symbol",
-                "status",
-                "raise_asset",
-                "raise_asset_symbol",
-                "raise_asset_decimals",
-                "soft_cap",
-                "hard_cap",
-                "raised",
-                "opens_at",
-                "closes_at",
-                "deposit_address",
-            ]
-
-    serializer_class = OutputSerializer
-
-    @extend_schema(operation_id="pools_list")
+    @extend_schema(operation_id="pools_list", parameters=[FilterSerializer], responses={
+        200: PoolSummarySerializer(many=True), **error_responses(400, 401, 429)
+    })  # fmt: skip
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        return pool_list_public(search=self.request.query_params.get("q", "").strip()[:100])
+        filters = self.FilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return pool_list_public(search=filters.validated_data.get("q", "").strip())
+
+
+class PoolDetailApi(APIView):
+    """A public pool: its whole configuration, and its token's addresses once launched."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="pools_retrieve", responses={
+        200: PoolDetailSerializer, **error_responses(401, 404, 429)
+    })  # fmt: skip
+    def get(self, request, pool_id: int):
+        return Response(PoolDetailSerializer(pool_get_public(pool_id=pool_id)).data)
+
+
+class AllocationPublicApi(APIView):
+    """A depositor's allocation in a launched pool, with the Merkle proof it needs to claim from the ClaimVault."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="pools_allocation_retrieve",
+        parameters=[OpenApiParameter("address", str, OpenApiParameter.PATH, description="The depositor's address.")],
+        responses={200: AllocationSerializer, **error_responses(400, 401, 404, 429)},
+    )
+    def get(self, request, pool_id: int, address: str):
+        return Response(AllocationSerializer(allocation_get_public(pool_id=pool_id, address=address)).data)
+
+
+@extend_schema(exclude=True)
+class NoSuchEndpointApi(APIView):
+    """Any other path under /api/v1/: a 404 in the API's error shape rather than Django's HTML page."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+    throttle_classes = []
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFound("No such endpoint. Paths end with a slash; see /api/docs/.")
+
+    def get(self, request, *args, **kwargs):
+        raise NotFound("No such endpoint. Paths end with a slash; see /api/docs/.")

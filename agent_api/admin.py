@@ -1,0 +1,106 @@
+"""Django admin: agents' API keys (created here, shown once), their proposal bounds, and webhooks."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from agent_api.models import AgentBounds, AllowedRaiseAsset, ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from agent_api.services.api_keys import api_key_create, api_key_revoke
+from agent_api.services.webhooks import webhook_deliveries_requeue
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["key_display", "agent", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["prefix", "name", "agent__name"]
+    actions = ["revoke"]
+    fields = ["agent", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        always = ["prefix", "created_at", "last_used_at", "revoked_at"]
+        return always if obj is None else ["agent", *always]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("agent")
+
+    @admin.display(description="key")
+    def key_display(self, api_key: ApiKey) -> str:
+        return f"lp_{api_key.prefix}_…"
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        new = api_key_create(agent=obj.agent, name=obj.name)
+        # The admin goes on with `obj` (history, redirect): make it the row the service created.
+        obj.pk, obj.prefix, obj.key_hash, obj.created_at = (
+            new.api_key.pk, new.api_key.prefix, new.api_key.key_hash, new.api_key.created_at,
+        )  # fmt: skip
+        obj._state.adding = False
+        messages.warning(
+            request,
+            format_html(
+                "The API key for {}, shown only now — copy it and give it to the agent: <code>{}</code>",
+                obj.agent,
+                new.key,
+            ),
+        )
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            api_key_revoke(prefix=api_key.prefix)
+        self.message_user(request, "Revoked: requests with these keys are refused from now on.")
+
+
+class AllowedRaiseAssetInline(admin.TabularInline):
+    model = AllowedRaiseAsset
+    extra = 1
+
+
+@admin.register(AgentBounds)
+class AgentBoundsAdmin(admin.ModelAdmin):
+    list_display = ["agent", "min_fee_bps", "max_agent_supply_bps", "max_pools_in_draft", "updated_at"]
+    search_fields = ["agent__name"]
+    inlines = [AllowedRaiseAssetInline]
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "agent", "active", "created_at"]
+    list_filter = ["active"]
+    search_fields = ["url", "agent__name"]
+    readonly_fields = ["secret", "created_at"]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = ["event", "endpoint", "status", "attempts", "response_status", "next_attempt_at", "created_at"]
+    list_filter = ["status", "event"]
+    search_fields = ["endpoint__url", "delivery_id"]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in WebhookDelivery._meta.fields]
+
+    @admin.action(description="Retry now (failed ones get one more round of attempts)")
+    def retry_now(self, request, queryset):
+        queued = webhook_deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{queued} deliveries queued.")
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(admin.ModelAdmin):
+    list_display = ["key", "api_key", "method", "path", "response_status", "created_at"]
+    search_fields = ["key", "path"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

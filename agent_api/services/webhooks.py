@@ -1,0 +1,265 @@
+"""Webhooks: an agent's endpoints, and signed deliveries of events about its pools, retried with backoff.
+
+A delivery is a row (WebhookDelivery) that holds its attempts, so a worker crash or a lost message never loses it:
+`webhook_deliveries_retry_due` re-enqueues whatever is due. Delivery is at least once: receivers deduplicate by the
+X-Launchpad-Delivery id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.utils import timezone
+
+from agent_api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from pools.errors import ApplicationError
+from pools.models import Agent
+
+logger = logging.getLogger(__name__)
+
+MAX_ENDPOINTS_PER_AGENT = 10
+MAX_ATTEMPTS = 8
+BACKOFF_BASE = timedelta(seconds=30)  # 30 s, 1 min, 2 min, … capped below
+BACKOFF_MAX = timedelta(hours=2)
+REQUEST_TIMEOUT = (3.05, 5)  # connect, read: a slow receiver must not hold a worker
+MAX_RESPONSE_ERROR_CHARS = 500
+SIGNATURE_HEADER = "X-Launchpad-Signature"
+USER_AGENT = "launchpad-webhooks/1"
+
+
+class WebhookUrlNotAllowed(ApplicationError):
+    code = "webhook_url_not_allowed"
+
+
+class TooManyWebhooks(ApplicationError):
+    status_code = 409
+    code = "too_many_webhooks"
+
+
+class WebhookNotFound(ApplicationError):
+    status_code = 404
+    code = "webhook_not_found"
+
+
+def _private_urls_allowed() -> bool:
+    # Development and tests deliver to 127.0.0.1; production refuses internal addresses (the signer, the database).
+    return getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", settings.DEBUG)
+
+
+def _is_public_ip(value: str) -> bool:
+    address = ipaddress.ip_address(value)
+    return address.is_global and not address.is_multicast
+
+
+def webhook_url_problem(url: str, *, resolve: bool) -> str:
+    """Why webhooks may not be sent to `url`, or "" (public http(s) hosts only, unless private URLs are allowed)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "Use an http(s) URL."
+    if _private_urls_allowed():
+        return ""
+    if parts.scheme != "https":
+        return "Use an https URL."
+    host = parts.hostname
+    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
+        return "Internal hosts are not allowed."
+    try:
+        addresses = [str(ipaddress.ip_address(host))]
+    except ValueError:
+        if not resolve:
+            return ""
+        try:
+            addresses = [info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)]
+        except OSError:
+            return f"{host} does not resolve."
+    if not all(_is_public_ip(address) for address in addresses):
+        return "Internal and private addresses are not allowed."
+    return ""
+
+
+# --- endpoints -------------------------------------------------------------------------------------------------
+
+
+def webhook_endpoint_create(*, agent: Agent, url: str, events: list[str] | None = None) -> WebhookEndpoint:
+    """A new endpoint with a fresh signing secret (returned on the object: show it once)."""
+    problem = webhook_url_problem(url, resolve=False)
+    if problem:
+        raise WebhookUrlNotAllowed(problem, details={"url": [problem]})
+    events = sorted(set(events)) if events else sorted(WebhookEvent.values)
+    with transaction.atomic():
+        Agent.objects.select_for_update().filter(pk=agent.pk).first()  # serialise the count below per agent
+        if WebhookEndpoint.objects.filter(agent=agent).count() >= MAX_ENDPOINTS_PER_AGENT:
+            raise TooManyWebhooks(f"At most {MAX_ENDPOINTS_PER_AGENT} webhook endpoints; delete one first.")
+        return WebhookEndpoint.objects.create(
+            agent=agent, url=url, events=events, secret="whsec_" + secrets.token_hex(32)
+        )
+
+
+def webhook_endpoint_delete(*, agent: Agent, endpoint_id: int) -> None:
+    """Delete one of the agent's endpoints (and its delivery history)."""
+    deleted, _ = WebhookEndpoint.objects.filter(agent=agent, pk=endpoint_id).delete()
+    if not deleted:
+        raise WebhookNotFound(f"You have no webhook endpoint with the id {endpoint_id}.")
+
+
+# --- emitting --------------------------------------------------------------------------------------------------
+
+
+def webhook_emit(*, agent_id: int, event: str, payload: dict) -> None:
+    """Queue `event` for each of the agent's active endpoints that want it; sent after the caller's transaction
+    commits. Never raises: a webhook problem must not break the pool service that emits it."""
+    try:
+        with transaction.atomic():
+            endpoints = [
+                endpoint
+                for endpoint in WebhookEndpoint.objects.filter(agent_id=agent_id, active=True)
+                if event in endpoint.events
+            ]
+            deliveries = WebhookDelivery.objects.bulk_create(
+                [WebhookDelivery(endpoint=endpoint, event=event, payload=payload) for endpoint in endpoints]
+            )
+        if deliveries:
+            ids = [delivery.pk for delivery in deliveries]
+            transaction.on_commit(lambda: _enqueue(ids))
+    except Exception:  # noqa: BLE001 - webhooks are best effort for the caller; the error is logged
+        logger.exception("could not queue webhook %s for agent %s", event, agent_id)
+
+
+def _enqueue(delivery_ids: list[int], *, countdown: float | None = None) -> None:
+    from agent_api.tasks import webhook_deliver_task
+
+    for delivery_id in delivery_ids:
+        try:
+            webhook_deliver_task.apply_async(args=[delivery_id], countdown=countdown)
+        except Exception:  # noqa: BLE001 - the broker is down: webhook_deliveries_retry_due sends it later
+            logger.warning("could not enqueue webhook delivery %s; the retry sweep will", delivery_id, exc_info=True)
+
+
+# --- delivering ------------------------------------------------------------------------------------------------
+
+
+def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of "timestamp.body">`, the X-Launchpad-Signature header's value."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def webhook_body(delivery: WebhookDelivery) -> bytes:
+    document = {
+        "id": str(delivery.delivery_id),
+        "event": delivery.event,
+        "created_at": delivery.created_at,
+        "data": delivery.payload,
+    }
+    return json.dumps(document, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True).encode()
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """Wait after the `attempts`-th failed attempt: 30 s doubling, capped at BACKOFF_MAX."""
+    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
+    """One attempt: (HTTP status or None, error text or "")."""
+    endpoint = delivery.endpoint
+    problem = webhook_url_problem(endpoint.url, resolve=True)
+    if problem:
+        return None, f"refused: {problem}"
+    body = webhook_body(delivery)
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Launchpad-Event": delivery.event,
+        "X-Launchpad-Delivery": str(delivery.delivery_id),
+        "X-Launchpad-Timestamp": timestamp,
+        SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
+    }
+    try:
+        response = requests.post(
+            endpoint.url, data=body, headers=headers, timeout=REQUEST_TIMEOUT, allow_redirects=False
+        )
+    except requests.RequestException as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE_ERROR_CHARS]
+    if 200 <= response.status_code < 300:
+        return response.status_code, ""
+    return response.status_code, f"HTTP {response.status_code}: {response.text[:MAX_RESPONSE_ERROR_CHARS]}"
+
+
+def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> WebhookDelivery | None:
+    """Make one attempt at a pending, due delivery and record it; None when there is nothing to do now.
+
+    The row stays locked during the (short) request, so two workers never send the same attempt.
+    """
+    with transaction.atomic():
+        delivery = (
+            WebhookDelivery.objects.select_for_update(skip_locked=True)
+            .select_related("endpoint")
+            .filter(pk=delivery_id, status=WebhookDelivery.Status.PENDING)
+            .first()
+        )
+        now = now or timezone.now()
+        if delivery is None or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now):
+            return None
+        if not delivery.endpoint.active:
+            delivery.status, delivery.last_error = WebhookDelivery.Status.FAILED, "The endpoint was deactivated."
+            delivery.save(update_fields=["status", "last_error"])
+            return delivery
+        status, error = _post(delivery)
+        delivery.attempts += 1
+        delivery.last_attempt_at = timezone.now()
+        delivery.response_status = status
+        delivery.last_error = error
+        if not error:
+            delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+                WebhookDelivery.Status.DELIVERED, delivery.last_attempt_at, None,
+            )  # fmt: skip
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            delivery.status, delivery.next_attempt_at = WebhookDelivery.Status.FAILED, None
+        else:
+            delay = backoff_delay(delivery.attempts)
+            delivery.next_attempt_at = delivery.last_attempt_at + delay
+            transaction.on_commit(lambda: _enqueue([delivery.pk], countdown=delay.total_seconds()))
+        delivery.save()
+        return delivery
+
+
+def webhook_deliveries_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
+    """Enqueue pending deliveries whose attempt is due (a safety net for lost messages); returns how many."""
+    now = now or timezone.now()
+    due = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__active=True)
+        .exclude(next_attempt_at__gt=now)
+        .exclude(next_attempt_at__isnull=True, created_at__gt=now - timedelta(minutes=1))  # fresh: on its way
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    _enqueue(due)
+    return len(due)
+
+
+def webhook_deliveries_requeue(*, delivery_ids: list[int]) -> int:
+    """An admin's "retry now": undelivered deliveries get a fresh round of attempts, starting now."""
+    ids = list(
+        WebhookDelivery.objects.filter(pk__in=delivery_ids)
+        .exclude(status=WebhookDelivery.Status.DELIVERED)
+        .values_list("pk", flat=True)
+    )
+    WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=WebhookDelivery.Status.PENDING, attempts=0, next_attempt_at=timezone.now()
+    )
+    transaction.on_commit(lambda: _enqueue(ids))
+    return len(ids)

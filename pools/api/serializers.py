@@ -1,0 +1,290 @@
+"""Fields and output serializers shared by the API views: amounts as decimal strings, addresses checksummed."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from rest_framework import serializers
+
+from pools.fields import UINT256_DIGITS
+from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
+
+MAX_WEI = 2**256 - 1
+
+
+@extend_schema_field({"type": "string", "pattern": f"^[0-9]{{1,{UINT256_DIGITS}}}$", "example": "1000000000000000000"})
+class WeiAmount(serializers.Field):
+    """An integer amount in the smallest unit, as a decimal string (JSON numbers lose precision above 2**53)."""
+
+    def to_representation(self, value: int) -> str:
+        return str(int(value))
+
+    def to_internal_value(self, data) -> int:
+        if not isinstance(data, str) or not data.isascii() or not data.isdigit():
+            raise serializers.ValidationError('Give amounts as a string of digits in the smallest unit, e.g. "1000".')
+        if len(data) > UINT256_DIGITS or int(data) > MAX_WEI:
+            raise serializers.ValidationError("At most 2^256 - 1.")
+        return int(data)
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"}
+)
+class EthAddress(serializers.CharField):
+    """A 20-byte address: accepted in any case (a mixed-case one must have a valid checksum), given back checksummed."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 42)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        if not is_hex_address(value):
+            raise serializers.ValidationError("Not an address: 0x followed by 40 hexadecimal digits.")
+        if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+            raise serializers.ValidationError("The mixed-case checksum is wrong: check for a typo.")
+        return to_checksum_address(value)
+
+    def to_representation(self, value) -> str:
+        return to_checksum_address(value) if value and is_hex_address(value) else (value or "")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^(0x[0-9a-fA-F]{40})?$",
+        "example": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "description": "An address, or empty when not set (yet).",
+    }
+)
+class OptionalEthAddress(EthAddress):
+    """An address that may be empty: not known yet (a launch's addresses), or meaning "none" (ETH as raise asset)."""
+
+    def run_validation(self, data=serializers.empty):
+        # Blank is handled here rather than with allow_blank, which would make the schema an ambiguous oneOf.
+        if isinstance(data, str) and data.strip() == "":
+            return ""
+        return super().run_validation(data)
+
+
+class PoolSummarySerializer(serializers.ModelSerializer):
+    agent = serializers.CharField(source="agent.name")
+    soft_cap = WeiAmount()
+    hard_cap = WeiAmount()
+    raised = WeiAmount()
+    raise_asset = OptionalEthAddress(help_text="ERC-20 address, or empty for native ETH.")
+    deposit_address = OptionalEthAddress(help_text="Where depositors send funds; empty until the pool is scheduled.")
+
+    class Meta:
+        model = Pool
+        fields = [
+            "id",
+            "name",
+            "agent",
+            "token_name",
+            "token_symbol",
+            "status",
+            "raise_asset",
+            "raise_asset_symbol",
+            "raise_asset_decimals",
+            "soft_cap",
+            "hard_cap",
+            "raised",
+            "opens_at",
+            "closes_at",
+            "deposit_address",
+        ]
+
+
+class LaunchSummarySerializer(serializers.ModelSerializer):
+    token_address = OptionalEthAddress()
+    pair_address = OptionalEthAddress()
+    claim_vault_address = OptionalEthAddress()
+    vesting_wallet_address = OptionalEthAddress()
+
+    class Meta:
+        model = Launch
+        fields = [
+            "step",
+            "merkle_root",
+            "token_address",
+            "pair_address",
+            "claim_vault_address",
+            "vesting_wallet_address",
+            "launched_at",
+        ]
+
+
+class PoolDetailSerializer(PoolSummarySerializer):
+    min_contribution = WeiAmount()
+    max_contribution = WeiAmount()
+    total_supply = WeiAmount()
+    max_buy_per_tx = WeiAmount()
+    target_price_usd_e8 = WeiAmount()
+    refund_owed = WeiAmount()
+    fee_recipient = OptionalEthAddress()
+    treasury_address = OptionalEthAddress()
+    launch = serializers.SerializerMethodField()
+
+    class Meta(PoolSummarySerializer.Meta):
+        fields = [
+            *PoolSummarySerializer.Meta.fields,
+            "status_reason",
+            "chain_id",
+            "min_contribution",
+            "max_contribution",
+            "access",
+            "whitelist_until",
+            "confirmations",
+            "total_supply",
+            "liquidity_supply_bps",
+            "depositor_supply_bps",
+            "agent_supply_bps",
+            "liquidity_raise_bps",
+            "depositor_cliff_seconds",
+            "depositor_vesting_seconds",
+            "agent_cliff_seconds",
+            "agent_vesting_seconds",
+            "protection_blocks",
+            "max_buy_per_tx",
+            "fee_bps",
+            "fee_recipient",
+            "treasury_address",
+            "lp_policy",
+            "lp_lock_until",
+            "price_mode",
+            "target_price_usd_e8",
+            "oracle_tolerance_bps",
+            "oracle_max_age_seconds",
+            "refund_owed",
+            "created_at",
+            "closed_at",
+            "launch",
+        ]
+
+    @extend_schema_field(LaunchSummarySerializer(allow_null=True))
+    def get_launch(self, pool: Pool) -> dict | None:
+        launch = Launch.objects.filter(pool=pool).first()
+        return LaunchSummarySerializer(launch).data if launch else None
+
+
+class DepositSerializer(serializers.ModelSerializer):
+    sender = EthAddress()
+    amount = WeiAmount()
+    credited_amount = WeiAmount()
+    refund_amount = WeiAmount()
+
+    class Meta:
+        model = Deposit
+        fields = [
+            "id",
+            "tx_hash",
+            "position",
+            "kind",
+            "sender",
+            "amount",
+            "status",
+            "credited_amount",
+            "refund_amount",
+            "refund_reason",
+            "block_number",
+            "block_timestamp",
+            "seen_at",
+        ]
+
+
+class RefundSerializer(serializers.ModelSerializer):
+    recipient = EthAddress()
+    amount = WeiAmount()
+    tx_hash = serializers.SerializerMethodField()
+    deposits = serializers.PrimaryKeyRelatedField(many=True, read_only=True, help_text="Ids of the deposits it pays.")
+
+    class Meta:
+        model = Refund
+        fields = ["id", "recipient", "amount", "status", "tx_hash", "deposits", "created_at", "paid_at"]
+
+    def get_tx_hash(self, refund: Refund) -> str | None:
+        return (refund.transaction.tx_hash or None) if refund.transaction_id else None
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    address = EthAddress()
+    contribution = WeiAmount()
+    token_amount = WeiAmount()
+    proof = serializers.ListField(
+        child=serializers.CharField(), help_text="Merkle proof for ClaimVault.claim: 32-byte hashes, hex."
+    )
+
+    class Meta:
+        model = Allocation
+        fields = ["address", "contribution", "token_amount", "proof"]
+
+
+class ChainTransactionSerializer(serializers.ModelSerializer):
+    from_address = EthAddress()
+    to_address = EthAddress()
+    value = WeiAmount()
+    max_fee_per_gas = WeiAmount()
+    max_priority_fee_per_gas = WeiAmount()
+    effective_gas_price = WeiAmount(allow_null=True)
+
+    class Meta:
+        model = ChainTransaction
+        fields = [
+            "id",
+            "purpose",
+            "status",
+            "tx_hash",
+            "from_address",
+            "to_address",
+            "nonce",
+            "value",
+            "gas",
+            "max_fee_per_gas",
+            "max_priority_fee_per_gas",
+            "broadcast_count",
+            "block_number",
+            "gas_used",
+            "effective_gas_price",
+            "error",
+            "created_at",
+        ]
+
+
+class LaunchStatusSerializer(serializers.ModelSerializer):
+    pool_id = serializers.IntegerField()
+    pool_status = serializers.CharField(source="pool.status")
+    raise_amount = WeiAmount()
+    token_address = OptionalEthAddress()
+    pair_address = OptionalEthAddress()
+    claim_vault_address = OptionalEthAddress()
+    vesting_wallet_address = OptionalEthAddress()
+    lp_destination = OptionalEthAddress()
+    transactions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Launch
+        fields = [
+            "pool_id",
+            "pool_status",
+            "step",
+            "requested_by",
+            "requested_at",
+            "updated_at",
+            "launched_at",
+            "raise_amount",
+            "merkle_root",
+            "token_address",
+            "pair_address",
+            "claim_vault_address",
+            "vesting_wallet_address",
+            "lp_destination",
+            "error",
+            "attempts",
+            "transactions",
+        ]
+
+    @extend_schema_field(ChainTransactionSerializer(many=True))
+    def get_transactions(self, launch: Launch) -> list[dict]:
+        transactions = getattr(launch.pool, "launch_transactions", [])
+        return ChainTransactionSerializer(transactions, many=True).data

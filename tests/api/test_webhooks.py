@@ -1,0 +1,230 @@
+"""Webhooks: managed through the API, delivered signed to a real local HTTP server, retried with backoff."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from agent_api.models import WebhookDelivery, WebhookEndpoint
+from agent_api.services import webhooks
+from agent_api.services.webhooks import (
+    MAX_ATTEMPTS,
+    webhook_deliver,
+    webhook_deliveries_retry_due,
+    webhook_emit,
+    webhook_endpoint_create,
+)
+from launchpad.celery import app as celery_app
+from tests.api.conftest import assert_error
+
+pytestmark = pytest.mark.django_db
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 that checks each delivery's signature the way docs/api.md tells agents to."""
+
+    def __init__(self, *, status: int = 200):
+        self.status = status
+        self.secret = ""
+        self.received: list[dict] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                timestamp = self.headers["X-Launchpad-Timestamp"]
+                expected = hmac.new(receiver.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+                signature_ok = hmac.compare_digest(
+                    self.headers["X-Launchpad-Signature"], "sha256=" + expected.hexdigest()
+                )
+                receiver.received.append(
+                    {
+                        "signature_ok": signature_ok,
+                        "fresh": abs(time.time() - int(timestamp)) < 300,
+                        "event": self.headers["X-Launchpad-Event"],
+                        "delivery": self.headers["X-Launchpad-Delivery"],
+                        "body": json.loads(body),
+                    }
+                )
+                self.send_response(receiver.status if signature_ok else 401)
+                self.end_headers()
+                self.wfile.write(b"ok" if receiver.status < 300 else b"receiver is broken")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def private_urls_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+
+@pytest.fixture
+def receiver(private_urls_allowed):
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broken_receiver(private_urls_allowed):
+    server = Receiver(status=500)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_eager():
+    """Run enqueued tasks in-process (the delivery task itself is what is tested, not the broker)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+def endpoint_for(agent, server: Receiver, events=None) -> WebhookEndpoint:
+    endpoint = webhook_endpoint_create(agent=agent, url=server.url, events=events)
+    server.secret = endpoint.secret
+    return endpoint
+
+
+def test_an_event_is_delivered_signed_after_the_transaction_commits(
+    alice, receiver, celery_eager, django_capture_on_commit_callbacks
+):
+    endpoint_for(alice.agent, receiver)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        webhook_emit(agent_id=alice.agent.pk, event="pool.launched", payload={"pool_id": 7, "raised": str(10**19)})
+    assert receiver.received == []  # nothing is sent before the commit
+    for callback in callbacks:
+        callback()
+
+    [received] = receiver.received
+    assert received["signature_ok"] and received["fresh"]
+    assert received["event"] == "pool.launched"
+    assert received["body"]["data"] == {"pool_id": 7, "raised": str(10**19)}
+    assert received["body"]["event"] == "pool.launched"
+    delivery = WebhookDelivery.objects.get()
+    assert received["delivery"] == received["body"]["id"] == str(delivery.delivery_id)
+    assert (delivery.status, delivery.attempts, delivery.response_status) == ("delivered", 1, 200)
+
+
+def test_only_active_endpoints_that_want_the_event_get_it(alice, bob, receiver):
+    wants = endpoint_for(alice.agent, receiver, events=["deposit.credited"])
+    endpoint_for(alice.agent, receiver, events=["pool.closed"])
+    inactive = endpoint_for(alice.agent, receiver)
+    inactive.active = False
+    inactive.save()
+    endpoint_for(bob.agent, receiver)
+
+    webhook_emit(agent_id=alice.agent.pk, event="deposit.credited", payload={})
+
+    assert list(WebhookDelivery.objects.values_list("endpoint", flat=True)) == [wants.pk]
+
+
+def test_a_failing_receiver_is_retried_with_exponential_backoff_then_given_up(alice, broken_receiver):
+    endpoint_for(alice.agent, broken_receiver)
+    webhook_emit(agent_id=alice.agent.pk, event="pool.closed", payload={"pool_id": 1})
+    delivery = WebhookDelivery.objects.get()
+
+    first = webhook_deliver(delivery_id=delivery.pk)
+    assert (first.status, first.attempts, first.response_status) == ("pending", 1, 500)
+    assert "HTTP 500" in first.last_error and "receiver is broken" in first.last_error
+    assert first.next_attempt_at - first.last_attempt_at == timedelta(seconds=30)
+    assert webhook_deliver(delivery_id=delivery.pk) is None  # not due yet
+
+    delays = [timedelta(seconds=30)]
+    for _ in range(MAX_ATTEMPTS - 1):
+        current = WebhookDelivery.objects.get(pk=delivery.pk)
+        after = webhook_deliver(delivery_id=delivery.pk, now=current.next_attempt_at)
+        if after.next_attempt_at:
+            delays.append(after.next_attempt_at - after.last_attempt_at)
+
+    assert delays == [timedelta(seconds=30 * 2**n) for n in range(MAX_ATTEMPTS - 1)]
+    final = WebhookDelivery.objects.get(pk=delivery.pk)
+    assert (final.status, final.attempts, final.next_attempt_at) == ("failed", MAX_ATTEMPTS, None)
+    assert len(broken_receiver.received) == MAX_ATTEMPTS and all(r["signature_ok"] for r in broken_receiver.received)
+
+
+def test_an_unreachable_receiver_is_recorded_not_raised(alice, private_urls_allowed):
+    endpoint = webhook_endpoint_create(agent=alice.agent, url="http://127.0.0.1:9/nothing-listens")
+    webhook_emit(agent_id=alice.agent.pk, event="pool.refunded", payload={})
+
+    delivery = webhook_deliver(delivery_id=WebhookDelivery.objects.get(endpoint=endpoint).pk)
+
+    assert delivery.status == "pending" and delivery.response_status is None
+    assert "ConnectionError" in delivery.last_error
+
+
+def test_due_deliveries_are_picked_up_again_by_the_sweep(alice, receiver, celery_eager):
+    endpoint_for(alice.agent, receiver)
+    webhook_emit(agent_id=alice.agent.pk, event="pool.closed", payload={})  # its on_commit never runs in this test
+    WebhookDelivery.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+
+    assert webhook_deliveries_retry_due() == 1
+
+    assert WebhookDelivery.objects.get().status == "delivered"
+    assert len(receiver.received) == 1
+
+
+def test_emit_never_raises_into_the_caller(alice, receiver, monkeypatch, caplog):
+    endpoint_for(alice.agent, receiver)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database trouble")
+
+    monkeypatch.setattr(webhooks.WebhookDelivery.objects, "bulk_create", broken)
+    webhook_emit(agent_id=alice.agent.pk, event="pool.closed", payload={})
+
+    assert "could not queue webhook" in caplog.text
+
+
+def test_private_addresses_are_refused_unless_allowed(alice, alice_client, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    url = reverse("api-agent-webhooks")
+
+    for target in ("https://127.0.0.1/x", "https://10.1.2.3/x", "https://localhost/x", "http://example.com/x"):
+        assert_error(alice_client.post(url, {"url": target}, format="json"), 400, "webhook_url_not_allowed")
+    assert webhooks.webhook_url_problem("https://8.8.8.8/hook", resolve=True) == ""
+
+
+def test_webhooks_are_managed_through_the_api_and_the_secret_is_shown_once(alice, alice_client, bob, receiver):
+    url = reverse("api-agent-webhooks")
+
+    created = alice_client.post(url, {"url": receiver.url, "events": ["pool.launched"]}, format="json")
+    listed = alice_client.get(url).json()
+
+    assert created.status_code == 201
+    assert created.json()["secret"].startswith("whsec_")
+    assert listed["count"] == 1 and "secret" not in listed["results"][0]
+    assert listed["results"][0]["events"] == ["pool.launched"]
+    webhook_id = created.json()["id"]
+    assert_error(bob.client().delete(reverse("api-agent-webhook", args=[webhook_id])), 404, "webhook_not_found")
+    assert alice_client.delete(reverse("api-agent-webhook", args=[webhook_id])).status_code == 204
+    assert alice_client.get(url).json()["count"] == 0
+
+
+def test_an_unknown_event_is_a_400(alice_client, receiver):
+    response = alice_client.post(
+        reverse("api-agent-webhooks"), {"url": receiver.url, "events": ["pool.exploded"]}, format="json"
+    )
+
+    assert "events" in assert_error(response, 400, "invalid")["details"]
