@@ -12,7 +12,14 @@ from django.db import connection
 from pools.models import ChainTransaction, Launch, Pool
 from pools.services.launch import launch_request
 from tests.indexer.support import ETHER
-from tests.launch.test_lifecycle import chain, close_raise, deposit_from, index_until_confirmed, scheduled_pool  # noqa: F401
+from tests.launch.test_lifecycle import (  # noqa: F401 - `chain` is a fixture
+    assert_conserved,
+    chain,
+    close_raise,
+    deposit_from,
+    index_until_confirmed,
+    scheduled_pool,
+)
 from tests.processes import start_celery_worker
 
 pytestmark = [pytest.mark.integration, pytest.mark.chain]
@@ -62,3 +69,4 @@ def test_a_worker_killed_mid_launch_still_launches_exactly_once(chain, tmp_path,
     assert {tx.nonce for tx in launches} == {launch.transaction.nonce}
     # One transaction ever left the pool address: its nonce moved by exactly one.
     assert chain.w3.eth.get_transaction_count(pool.deposit_address) == 1
+    assert_conserved(chain, pool, deposited=3 * 5 * ETHER)

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from pools.chain.contracts import encode_claim
+from pools.chain.artifacts import load_artifact
+from pools.chain.contracts import decode_launched, encode_claim
 from pools.chain.devnet import refresh_dev_price_feeds
 from pools.chain.rpc import JsonRpc
-from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool
+from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.indexing import index_chain
 from pools.services.launch import launch_advance, launch_request
 from pools.services.pools import pool_schedule, pool_settle, pools_close_due, pools_open_due
@@ -118,6 +119,25 @@ def assert_books_match_chain(chain: ChainDriver, pool: Pool) -> None:
     assert pool.balance_difference == 0
 
 
+def assert_conserved(chain: ChainDriver, pool: Pool, *, deposited: int) -> None:
+    """Every wei that came in went out somewhere: deposits + gas top-ups = liquidity + fee + treasury + refunds
+    + gas + what the pool address still holds; and every depositor's tokens are in the claim vault."""
+    launch = Launch.objects.filter(pool=pool, step=Launch.Step.LAUNCHED).first()
+    launched = 0
+    if launch is not None:
+        event = decode_launched(
+            chain.w3.eth.get_transaction_receipt(launch.transaction.tx_hash), launcher=_deployment().launcher
+        )
+        launched = event.asset_to_liquidity + event.fee + event.treasury_amount
+        token = chain.w3.eth.contract(address=launch.token_address, abi=load_artifact("AgentToken").abi)
+        allocated = sum(Allocation.objects.filter(pool=pool).values_list("token_amount", flat=True))
+        assert token.functions.balanceOf(launch.claim_vault_address).call() == allocated == event.depositor_tokens
+    refunded = sum(r.amount for r in Refund.objects.filter(pool=pool, status=Refund.Status.PAID))
+    held = chain.w3.eth.get_balance(pool.deposit_address)
+    assert deposited + topped_up(pool) == launched + refunded + gas_paid_by(pool.deposit_address) + held
+    assert_books_match_chain(chain, pool)
+
+
 def gas_paid_by(address: str) -> int:
     return sum(tx.fee_paid for tx in ChainTransaction.objects.filter(from_address=address))
 
@@ -170,9 +190,7 @@ def test_a_raise_that_misses_its_soft_cap_refunds_everyone_in_full(chain):
     assert pool.status == Pool.Status.REFUNDED
     for sender, amount, before in zip(senders, amounts, balances_before, strict=True):
         assert chain.w3.eth.get_balance(sender) - before == amount
-    held = chain.w3.eth.get_balance(pool.deposit_address)
-    assert sum(amounts) + topped_up(pool) == sum(amounts) + gas_paid_by(pool.deposit_address) + held
-    assert_books_match_chain(chain, pool)
+    assert_conserved(chain, pool, deposited=sum(amounts))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -208,6 +226,7 @@ def test_twenty_concurrent_launch_requests_make_exactly_one_launch(chain):
     launches = ChainTransaction.objects.filter(pool=pool, purpose="launch")
     assert launches.filter(status="confirmed").count() == 1
     assert len({tx.nonce for tx in launches}) == 1
+    assert_conserved(chain, pool, deposited=4 * 5 * ETHER)
 
 
 def test_refund_evidence_names_each_deposit_by_its_position():
