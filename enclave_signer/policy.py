@@ -210,8 +210,13 @@ def _launch(tx: dict, *, pool_id: str, params: dict, intent: dict, ctx: PolicyCo
         if not same:
             raise Refusal("param_mismatch", f"{launch_field} is {given}, registered {param} is {registered}")
     raise_amount, native = launch["raiseAmount"], params["raise_asset"] == ZERO_ADDRESS
-    if not int(params["soft_cap"]) <= raise_amount <= min(int(params["hard_cap"]), int(params["max_value_wei"])):
-        raise Refusal("bad_amount", "raiseAmount is outside [soft cap, min(hard cap, value cap)]")
+    # A native launch pays its own gas out of the raise, so it may bring up to its fee budget less than the soft
+    # cap (a pool that raised exactly its soft cap must still launch); the budget is capped by max_tx_fee_wei.
+    gas_budget = tx["gas"] * tx["maxFeePerGas"] if native else 0
+    if not int(params["soft_cap"]) <= raise_amount + gas_budget:
+        raise Refusal("bad_amount", "raiseAmount plus the launch's gas budget is below the soft cap")
+    if raise_amount > min(int(params["hard_cap"]), int(params["max_value_wei"])):
+        raise Refusal("bad_amount", "raiseAmount is above min(hard cap, value cap)")
     if tx["value"] != (raise_amount if native else 0):
         raise Refusal("bad_value", "value must equal raiseAmount for a native raise, 0 for an ERC-20 raise")
     if launch["toleranceBps"] > int(params["tolerance_bps_max"]) or launch["expectedAnswer"] <= 0:

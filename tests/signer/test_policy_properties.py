@@ -18,6 +18,7 @@ from enclave_signer.policy import GAS_KEY, PolicyContext, Refusal, describe, eva
 from tests.signer.factories import (
     CHAIN_ID,
     ETHER,
+    GWEI,
     LAUNCHER,
     REFUNDER,
     USDC,
@@ -215,7 +216,8 @@ def test_launch_amount_and_value_must_match_the_caps(raise_amount, value):
     fields = launch_args(pool_id=int(POOL_ID), params=NATIVE_PARAMS, log_head=LOG_HEAD, raise_amount=raise_amount)
     wire = wire_tx(to=LAUNCHER, data=launch_calldata(fields), value=value, gas=3_000_000)
     outcome = decide(POOL_ID, wire)
-    allowed = ETHER <= raise_amount <= 10 * ETHER and value == raise_amount
+    gas_budget = 3_000_000 * 2 * GWEI  # the launch pays its gas out of a native raise
+    allowed = raise_amount + gas_budget >= ETHER and raise_amount <= 10 * ETHER and value == raise_amount
     assert isinstance(outcome, Refusal) != allowed
 
 
@@ -297,3 +299,12 @@ def test_gas_key_only_tops_up_registered_pools_within_the_cap(to, value, data):
     outcome = decide(GAS_KEY, wire_tx(to=to, data=data, value=value, gas=21_000))
     allowed = to == POOL_ADDRESS and 0 < value <= GAS_TOPUP_MAX and data == b""
     assert isinstance(outcome, Refusal) != allowed
+
+
+def test_a_native_launch_may_bring_its_gas_budget_less_than_the_soft_cap_and_not_a_wei_more():
+    budget = 3_000_000 * 2 * GWEI
+    exactly = decide(POOL_ID, valid_launch(raiseAmount=ETHER - budget))
+    short = decide(POOL_ID, valid_launch(raiseAmount=ETHER - budget - 1))
+
+    assert not isinstance(exactly, Refusal), exactly
+    assert isinstance(short, Refusal) and short.code == "bad_amount"
