@@ -31,6 +31,7 @@ COPY enclave_signer/requirements.txt enclave_signer/requirements.txt
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=chain /srv/build build
 COPY --from=chain /srv/node_modules/@uniswap node_modules/@uniswap
+COPY --from=chain /srv/node_modules/htmx.org node_modules/htmx.org
 COPY . .
 RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --no-input -v 0 \
     && useradd --system --home /srv app && mkdir -p /srv/var/chain && chown -R app /srv/var

@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("pools.api.urls")),
     path("", include("pools.urls")),
+    path("", include("web.urls")),
 ]

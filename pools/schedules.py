@@ -19,6 +19,7 @@ PERIODIC_TASKS = [
     PeriodicTask(name="resume launches and refunds", task="pools.tasks.resume_jobs", every_seconds=30),
     # A no-op except on a local development chain, where nothing else keeps the development feeds fresh.
     PeriodicTask(name="refresh development price feeds", task="pools.tasks.refresh_dev_price_feeds", every_seconds=600),
+    PeriodicTask(name="dashboard price snapshots", task="web.tasks.snapshot_prices", every_seconds=60),
     PeriodicTask(
         name="webhook deliveries retry", task="agent_api.tasks.webhook_deliveries_retry_due_task", every_seconds=60
     ),

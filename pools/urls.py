@@ -2,7 +2,7 @@ from django.urls import path
 
 from pools import views
 
+# The public pages live in the `web` app; this app serves only the health report.
 urlpatterns = [
-    path("", views.pool_list, name="pool-list"),
     path("healthz", views.healthz, name="healthz"),
 ]

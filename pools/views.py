@@ -1,22 +1,10 @@
-"""Public pages: thin views that call a selector and render."""
+"""The health report; the public pages are in the `web` app."""
 
-from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from pools.selectors.pools import pool_list_public
 from pools.services.health import system_health
-
-POOLS_PER_PAGE = 24
-
-
-@require_GET
-def pool_list(request: HttpRequest) -> HttpResponse:
-    search = request.GET.get("q", "").strip()[:100]
-    page = Paginator(pool_list_public(search=search), POOLS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "pools/pool_list.html", {"page": page, "search": search})
 
 
 @never_cache

@@ -68,8 +68,26 @@ def redis_server() -> str | None:
     return shutil.which("redis-server")
 
 
-def ensure_servers() -> None:
-    """Install PostgreSQL and Redis with apt-get when missing and possible; otherwise say what to install."""
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's Chromium, driven by the browser tests (tests/browser/)
+
+
+def ensure_chromium() -> None:
+    """Install Debian's Chromium for the browser tests when missing and possible; otherwise they skip, and we say so."""
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        say("installing chromium with apt-get (for the browser tests)")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-q"], check=True, env=env)
+        subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "chromium"], check=True, env=env)
+        return
+    say("no chromium: the browser tests will be skipped (Debian/Ubuntu: `sudo apt-get install chromium`)")
+
+
+def ensure_servers(*, browser: bool = False) -> None:
+    """Install PostgreSQL and Redis (and, for the tests, Chromium) with apt-get when missing and possible."""
+    if browser:
+        ensure_chromium()
     missing = [
         pkg
         for binary, pkg in APT_PACKAGES.items()
@@ -216,7 +234,9 @@ def ensure_database(psql: list[str]) -> None:
             subprocess.run([*psql, "-c", create], check=True, capture_output=True)
 
 
-def start_redis(stack: Stack, *, data_dir: Path, port: int, log: Path | None, persistent: bool) -> None:
+def start_redis(
+    stack: Stack, *, data_dir: Path, port: int, log: Path | None, persistent: bool, pidfile: Path | None = None
+) -> None:
     data_dir.mkdir(parents=True, exist_ok=True)
     args = [
         redis_server(),
@@ -230,6 +250,7 @@ def start_redis(stack: Stack, *, data_dir: Path, port: int, log: Path | None, pe
         "yes",
     ]
     args += ["--appendonly", "yes", "--save", "60 1"] if persistent else ["--appendonly", "no", "--save", ""]
+    args += ["--pidfile", str(pidfile)] if pidfile else []
     process = stack.start("redis", args, log=log)
     wait_until(lambda: port_open(port), what="Redis", process=process)
 
@@ -385,29 +406,119 @@ def throwaway_services(purpose: str) -> Iterator[dict[str, str]]:
     stack = Stack()
     tmp = Path(tempfile.mkdtemp(prefix=f"launchpad-{purpose}-"))
     os.chmod(tmp, 0o755)  # noqa: S103 - the postgres user must reach its data folder inside
+    servers = ThrowawayServers(root=tmp, pg_port=free_port(), redis_port=free_port())
     try:
-        pg_port, redis_port = free_port(), free_port()
-        say(f"throwaway PostgreSQL on {pg_port} and Redis on {redis_port} in {tmp}")
-        start_postgres(stack, data_dir=tmp / "postgres" / "data", port=pg_port, log=tmp / "postgres.log")
-        start_redis(stack, data_dir=tmp / "redis", port=redis_port, log=None, persistent=False)
-        env = app_env(pg_port=pg_port, redis_port=redis_port, extra={"DJANGO_SECRET_KEY": purpose})
+        say(f"throwaway PostgreSQL on {servers.pg_port} and Redis on {servers.redis_port} in {tmp}")
+        servers.start_postgres(stack)
+        servers.start_redis(stack)
+        env = app_env(pg_port=servers.pg_port, redis_port=servers.redis_port, extra={"DJANGO_SECRET_KEY": purpose})
         env.update(
             {
                 "CHAIN_CHECK_ON_START": "false",
                 "CHAIN_RPC_URL": "http://127.0.0.1:9",
                 "SIGNER_URL": "http://127.0.0.1:9",
                 "CHAIN_DEPLOYMENT_FILE": str(tmp / "deployment.json"),
+                # The fault tests (tests/faults) stop and restart these servers: ThrowawayServers.from_env().
+                THROWAWAY_SERVERS_VARIABLE: str(tmp),
+                "LAUNCHPAD_TEST_PG_PORT": str(servers.pg_port),
+                "LAUNCHPAD_TEST_REDIS_PORT": str(servers.redis_port),
             }
         )
         yield env
     finally:
         stack.stop()
+        servers.stop_leftovers()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+THROWAWAY_SERVERS_VARIABLE = "LAUNCHPAD_TEST_SERVICES_DIR"
+
+
+@dataclass
+class ThrowawayServers:
+    """The throwaway PostgreSQL and Redis of `test` and `bench`, which the fault tests stop and start again.
+
+    A server a test restarted is that test's process, not ours: `stop_leftovers` finds it by its pid file.
+    """
+
+    root: Path
+    pg_port: int
+    redis_port: int
+
+    @classmethod
+    def from_env(cls) -> ThrowawayServers | None:
+        root = os.environ.get(THROWAWAY_SERVERS_VARIABLE)
+        if not root:
+            return None
+        return cls(
+            root=Path(root),
+            pg_port=int(os.environ["LAUNCHPAD_TEST_PG_PORT"]),
+            redis_port=int(os.environ["LAUNCHPAD_TEST_REDIS_PORT"]),
+        )
+
+    @property
+    def pg_data(self) -> Path:
+        return self.root / "postgres" / "data"
+
+    @property
+    def redis_dir(self) -> Path:
+        return self.root / "redis"
+
+    def start_postgres(self, stack: Stack) -> None:
+        start_postgres(stack, data_dir=self.pg_data, port=self.pg_port, log=self.root / "postgres.log")
+
+    def start_redis(self, stack: Stack) -> None:
+        start_redis(
+            stack,
+            data_dir=self.redis_dir,
+            port=self.redis_port,
+            log=self.root / "redis.log",
+            persistent=False,
+            pidfile=self.redis_dir / "redis.pid",
+        )
+
+    def stop_postgres(self) -> None:
+        """PostgreSQL's fast shutdown (SIGINT): open transactions are rolled back, clients are disconnected."""
+        _stop_by_pidfile(self.pg_data / "postmaster.pid", signal.SIGINT, what="PostgreSQL")
+
+    def stop_redis(self) -> None:
+        _stop_by_pidfile(self.redis_dir / "redis.pid", signal.SIGTERM, what="Redis")
+
+    def stop_leftovers(self) -> None:
+        self.stop_postgres()
+        self.stop_redis()
+
+
+def _stop_by_pidfile(pidfile: Path, stop_signal: int, *, what: str, timeout: float = 20) -> None:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return  # not running (a clean shutdown removes the file)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, stop_signal)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _running(pid):
+            return
+        time.sleep(0.1)
+    say(f"{what} (pid {pid}) did not stop in {timeout:.0f} s: killing it")
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an exited child its parent has not waited for yet)."""
+    try:
+        os.kill(pid, 0)
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (ProcessLookupError, PermissionError, FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
 
 
 def test(pytest_args: list[str]) -> int:
     """Django's checks, then pytest, against throwaway services."""
-    ensure_servers()
+    ensure_servers(browser=True)
     with throwaway_services("test") as env:
         say("django checks: check, makemigrations --check")
         manage("check", "--fail-level", "WARNING", env=env)
@@ -437,7 +548,12 @@ def main(argv: list[str] | None = None) -> int:
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     bench_parser = sub.add_parser("bench", help="run benchmark scripts against throwaway services")
     bench_parser.add_argument("scripts", nargs="+")
-    args = parser.parse_args(argv)
+    # pytest's own options (-q, -k ...) pass through untouched, first or not.
+    args, passthrough = parser.parse_known_args(argv)
+    if args.command == "test":
+        args.pytest_args = passthrough + args.pytest_args
+    elif passthrough:
+        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     if args.command == "run":
         return run()
     if args.command == "bench":

@@ -1,0 +1,215 @@
+"""The public pages through Django's test client: what they say, exact amounts, and a constant number of queries."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from pools.models import Pool, Refund, WhitelistEntry
+from tests.factories import PoolFactory
+from tests.web.support import (
+    ETHER,
+    address,
+    make_allocation,
+    make_deposit,
+    make_feed,
+    make_launch,
+    make_refund,
+    make_snapshot,
+)
+
+pytestmark = pytest.mark.django_db
+
+DEPOSIT_ADDRESS = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@pytest.fixture
+def open_pool():
+    return PoolFactory(
+        name="Alpha Mind",
+        token_symbol="ALPHA",
+        deposit_address=DEPOSIT_ADDRESS,
+        min_contribution=ETHER // 10,
+        max_contribution=5 * ETHER,
+        raised=3 * ETHER + 1,
+    )
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode())
+
+
+def test_pool_page_shows_the_deposit_address_with_a_qr_code_and_the_rules(client, open_pool):
+    response = client.get(reverse("pool-detail", args=[open_pool.pk]))
+
+    body = text(response)
+    assert response.status_code == 200
+    assert f'<code id="deposit-address" class="hex address">{DEPOSIT_ADDRESS}</code>' in body
+    assert '<svg role="img" class="qr"' in body and f"QR code of {DEPOSIT_ADDRESS}" in body
+    assert "3.000000000000000001 ETH</span> raised of 100 ETH" in body  # exact, from integers
+    assert "What goes above the maximum is refunded to the sender" in body
+    assert "(the soft cap) has been raised when the pool closes, every depositor is refunded in full" in body
+    assert f'hx-get="/pools/{open_pool.pk}/live/"' in body
+
+
+def test_a_draft_pool_has_no_public_page(client):
+    draft = PoolFactory(status=Pool.Status.DRAFT)
+
+    assert client.get(reverse("pool-detail", args=[draft.pk])).status_code == 404
+
+
+def test_the_live_part_lists_pending_then_credited_deposits_and_what_is_owed_back(client, open_pool):
+    sender = address("alice")
+    make_deposit(open_pool, sender=sender, amount=2 * ETHER, status="pending")
+    make_deposit(open_pool, sender=sender, amount=7 * ETHER, credited=5 * ETHER, refund_reason="above_maximum")
+
+    body = text(client.get(reverse("pool-live", args=[open_pool.pk])))
+
+    assert body.count('data-status="pending"') == 1
+    assert "waiting for 2 confirmations" in body
+    assert "Credited</span> 5 ETH" in body
+    assert "Refund</span> 2 ETH: above the per-wallet maximum" in body
+    assert "2 ETH</span> waiting for confirmations" in body
+    assert "<html" not in body  # a fragment, for htmx to swap in
+
+
+def test_explorer_links_appear_when_an_explorer_is_configured(client, open_pool, settings):
+    make_deposit(open_pool, sender=address("bob"), amount=ETHER, tx_hash="0x" + "cd" * 32)
+    page = reverse("pool-detail", args=[open_pool.pk])
+
+    without = text(client.get(page))
+    settings.CHAIN_EXPLORER_URL = "https://explorer.example/"
+    with_explorer = text(client.get(page))
+
+    assert "https://explorer.example" not in without
+    assert f'href="https://explorer.example/address/{DEPOSIT_ADDRESS}"' in with_explorer
+    assert 'href="https://explorer.example/tx/0x' + "cd" * 32 + '"' in with_explorer
+
+
+def test_a_launched_pool_shows_its_token_pair_lp_and_claim_vault(client):
+    pool = PoolFactory(status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS, raised=100 * ETHER)
+    launch = make_launch(pool)
+    make_refund(pool, recipient=address("carol"), amount=ETHER, status=Refund.Status.PAID)
+
+    body = text(client.get(reverse("pool-detail", args=[pool.pk])))
+
+    assert launch.token_address in body and launch.pair_address in body and launch.claim_vault_address in body
+    assert "Burned (sent to" in body
+    assert "80 ETH and 400,000,000 " + pool.token_symbol in body
+    assert "1 ETH paid back, 0 ETH still owed" in body
+    assert "hx-get" not in body  # nothing live to poll once launched
+
+
+def test_a_whitelist_pool_says_who_may_deposit(client):
+    pool = PoolFactory(access=Pool.Access.WHITELIST, deposit_address=DEPOSIT_ADDRESS)
+    WhitelistEntry.objects.create(pool=pool, address=address("w1"))
+
+    body = text(client.get(reverse("pool-detail", args=[pool.pk])))
+
+    assert "Only whitelisted addresses may take part" in body
+    assert "1</span> whitelisted address<" in body
+
+
+def test_pool_list_filters_by_status_group(client):
+    PoolFactory(name="Upcoming One", status=Pool.Status.SCHEDULED)
+    PoolFactory(name="Done One", status=Pool.Status.LAUNCHED)
+
+    upcoming = text(client.get(reverse("pool-list"), {"status": "upcoming"}))
+    launched = text(client.get(reverse("pool-list"), {"status": "launched"}))
+
+    assert "Upcoming One" in upcoming and "Done One" not in upcoming
+    assert "Done One" in launched and "Upcoming One" not in launched
+
+
+def test_my_contribution_by_typed_address_shows_credited_refunds_and_allocation(client):
+    pool = PoolFactory(status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS)
+    make_launch(pool)
+    holder = address("dora")
+    make_deposit(pool, sender=holder, amount=7 * ETHER, credited=5 * ETHER, refund_reason="above_maximum")
+    make_refund(pool, recipient=holder, amount=2 * ETHER, status=Refund.Status.PAID)
+    make_allocation(pool, holder=holder, contribution=5 * ETHER, tokens=12_345 * ETHER + 1)
+
+    body = text(client.get(reverse("account"), {"address": holder.lower()}))
+
+    assert "<dd data-credited>5 ETH</dd>" in body
+    assert "Refunds paid</dt><dd>2 ETH" in body
+    assert f"12,345.000000000000000001 {pool.token_symbol}" in body
+    assert f"/pools/{pool.pk}/claim/?address={holder}" in body
+
+
+def test_my_contribution_refuses_what_is_not_an_address(client):
+    body = text(client.get(reverse("account"), {"address": "0x123"}))
+
+    assert 'role="alert">That is not an Ethereum address' in body
+
+
+def test_claim_page_says_when_the_chain_cannot_be_read(client, settings):
+    settings.CHAIN_RPC_URL = "http://127.0.0.1:9"
+    pool = PoolFactory(status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS)
+    make_launch(pool)
+    holder = address("eve")
+    make_allocation(pool, holder=holder, contribution=ETHER, tokens=10 * ETHER)
+
+    response = client.get(reverse("pool-claim", args=[pool.pk]), {"address": holder})
+
+    body = text(response)
+    assert response.status_code == 200
+    assert f"10 {pool.token_symbol}" in body
+    assert "The chain did not answer" in body
+    assert '<pre class="calldata">0x' in body  # how to claim from any wallet, without the button
+
+
+def test_dashboard_shows_market_figures_from_snapshots_and_warns_about_a_stale_oracle(client):
+    pool = PoolFactory(status=Pool.Status.LAUNCHED, token_symbol="MKT", oracle_max_age_seconds=3_600)
+    make_launch(pool)
+    make_snapshot(pool, block=10, timestamp=10_000, reserve_token=400_000_000 * ETHER, reserve_asset=80 * ETHER)
+    make_snapshot(
+        pool, block=20, timestamp=10_600, reserve_token=400_000_000 * ETHER, reserve_asset=88 * ETHER,
+        oracle_updated_at=10_600 - 3_601,
+    )  # fmt: skip
+    open_pool = PoolFactory(status=Pool.Status.OPEN, raised=2 * ETHER + 5)
+    make_feed(asset="", answer=3_000 * 10**8)
+
+    body = text(client.get(reverse("dashboard")))
+
+    assert "<dd data-price-usd>$0.00066</dd>" in body  # 88 ETH / 400M tokens × $3,000
+    assert "<dd data-liquidity>$528,000.00</dd>" in body
+    assert "<dd data-market-cap>$396,000.00</dd>" in body  # 600M circulating
+    assert "<dd data-fdv>$660,000.00</dd>" in body
+    assert "data-deviation>+10.00%" in body
+    assert "oracle is stale" in body
+    assert f'<tr data-pool="{open_pool.pk}">' in body
+    assert "data-raised-usd>$6,000.00<" in body  # 2 ETH + 5 wei at $3,000, truncated to the cent
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_every_page_makes_a_constant_number_of_queries(client, django_assert_max_num_queries, count, monkeypatch):
+    holder = address("many")
+    for i in range(count):
+        pool = PoolFactory(status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS)
+        make_launch(pool)
+        make_deposit(pool, sender=holder, amount=ETHER)
+        make_refund(pool, recipient=holder, amount=1)
+        make_allocation(pool, holder=holder, contribution=ETHER, tokens=ETHER)
+        make_snapshot(pool, block=10, timestamp=1_000, reserve_token=10 * ETHER, reserve_asset=ETHER)
+        make_snapshot(pool, block=11, timestamp=1_060, reserve_token=10 * ETHER, reserve_asset=ETHER + i)
+    busy = PoolFactory(status=Pool.Status.OPEN, deposit_address=DEPOSIT_ADDRESS)
+    for i in range(count):
+        make_deposit(busy, sender=address(i), amount=ETHER)
+        make_refund(busy, recipient=address(i), amount=1)
+        PoolFactory(status=Pool.Status.OPEN)
+    make_feed()
+    monkeypatch.setattr("web.views.claim_status", lambda **_: None)
+
+    budgets = {
+        reverse("pool-list"): 3,
+        reverse("pool-list") + "?status=open&q=Pool": 3,
+        reverse("pool-detail", args=[busy.pk]): 8,
+        reverse("pool-live", args=[busy.pk]): 7,
+        reverse("account") + f"?address={holder}": 5,
+        reverse("pool-claim", args=[pool.pk]) + f"?address={holder}": 5,
+        reverse("dashboard"): 8,
+    }
+    for url, budget in budgets.items():
+        with django_assert_max_num_queries(budget):
+            assert client.get(url).status_code == 200, url

@@ -1,0 +1,188 @@
+"""The website's chain reads, read-only: claim status for the claim page, and one batched read per snapshot run.
+
+I/O at the edge, like pools/chain: callers get plain dataclasses of integers, and chain errors as pools.chain.errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_abi import decode, encode
+from eth_utils import keccak, to_checksum_address
+from requests.exceptions import RequestException
+from web3.exceptions import Web3Exception
+
+from pools.chain.artifacts import load_artifact
+from pools.chain.client import chain_deployment, web3_client
+from pools.chain.errors import ChainError, ChainUnavailable
+from pools.chain.rpc import hex_int, json_rpc
+
+
+def _selector(signature: str) -> str:
+    return "0x" + keccak(text=signature)[:4].hex()
+
+
+GET_RESERVES = _selector("getReserves()")
+PRICE0_CUMULATIVE = _selector("price0CumulativeLast()")
+PRICE1_CUMULATIVE = _selector("price1CumulativeLast()")
+TOTAL_SUPPLY = _selector("totalSupply()")
+BALANCE_OF = _selector("balanceOf(address)")
+LATEST_ROUND_DATA = _selector("latestRoundData()")
+DECIMALS = _selector("decimals()")
+
+
+@dataclass(frozen=True)
+class ClaimStatus:
+    claimed: int
+    vested: int
+    claimable: int
+    vesting_start: int
+    vesting_end: int
+    chain_time: int
+
+
+def claim_status(*, vault: str, account: str, allocation: int) -> ClaimStatus:
+    """What `account` claimed from `vault` so far, what of `allocation` has vested, and what it can claim now."""
+    w3 = web3_client()
+    contract = w3.eth.contract(address=to_checksum_address(vault), abi=load_artifact("ClaimVault").abi)
+    try:
+        now = w3.eth.get_block("latest")["timestamp"]
+        claimed = contract.functions.claimed(to_checksum_address(account)).call()
+        vested = contract.functions.vestedAmount(allocation, now).call()
+        start = contract.functions.vestingStart().call()
+        end = contract.functions.vestingEnd().call()
+    except (RequestException, OSError, Web3Exception) as exc:
+        raise ChainUnavailable(f"could not read the claim vault {vault}: {exc}") from exc
+    return ClaimStatus(
+        claimed=claimed,
+        vested=vested,
+        claimable=max(vested - claimed, 0),
+        vesting_start=start,
+        vesting_end=end,
+        chain_time=now,
+    )
+
+
+def price_feed_for(*, raise_asset: str) -> str:
+    """The USD feed of a raise asset: ETH/USD for native pools, USDC/USD for the configured USDC; else ''."""
+    deployment = chain_deployment()
+    if not raise_asset:
+        return deployment.eth_usd_feed
+    if deployment.usdc and to_checksum_address(raise_asset) == to_checksum_address(deployment.usdc):
+        return deployment.usdc_usd_feed
+    return ""
+
+
+def quote_asset_for(*, raise_asset: str) -> str:
+    """The pair's other token: WETH for native pools, else the ERC-20 raise asset itself."""
+    return to_checksum_address(raise_asset or chain_deployment().weth)
+
+
+@dataclass(frozen=True)
+class PairTarget:
+    """What to read for one launched pool."""
+
+    pool_id: int
+    pair: str
+    token: str
+    quote_asset: str
+    holders_locked: tuple[str, ...]  # claim vault, vesting wallet: their balances do not circulate
+
+
+@dataclass(frozen=True)
+class PairReading:
+    pool_id: int
+    reserve_token: int
+    reserve_asset: int
+    token_is_token0: bool
+    cumulative_last: int  # the token's price in the asset, as the pair last stored it
+    reserve_timestamp_last: int
+    total_supply: int
+    locked: int
+
+
+@dataclass(frozen=True)
+class FeedReading:
+    feed: str
+    answer: int
+    decimals: int
+    updated_at: int
+
+
+@dataclass(frozen=True)
+class ChainReading:
+    block_number: int
+    block_timestamp: int
+    pairs: list[PairReading]
+    feeds: dict[str, FeedReading]
+
+
+def _call(to: str, data: str, block: str) -> tuple[str, list]:
+    return ("eth_call", [{"to": to, "data": data}, block])
+
+
+def _word(result: str, index: int = 0) -> int:
+    raw = bytes.fromhex(result.removeprefix("0x"))
+    return int.from_bytes(raw[32 * index : 32 * (index + 1)], "big")
+
+
+def read_chain(*, pairs: list[PairTarget], feeds: list[str]) -> ChainReading:
+    """Every pair's reserves, cumulative price and token supply, and every feed's answer, at one block, batched."""
+    rpc = json_rpc()
+    try:
+        head = rpc.call("eth_getBlockByNumber", ["latest", False])
+        block = head["number"] if isinstance(head["number"], str) else hex(head["number"])
+        calls: list[tuple[str, list]] = []
+        for target in pairs:
+            token0_is_token = int(target.token, 16) < int(target.quote_asset, 16)
+            calls += [
+                _call(target.pair, GET_RESERVES, block),
+                _call(target.pair, PRICE0_CUMULATIVE if token0_is_token else PRICE1_CUMULATIVE, block),
+                _call(target.token, TOTAL_SUPPLY, block),
+                *[
+                    _call(target.token, BALANCE_OF + encode(["address"], [holder]).hex(), block)
+                    for holder in target.holders_locked
+                ],
+            ]
+        for feed in feeds:
+            calls += [_call(feed, LATEST_ROUND_DATA, block), _call(feed, DECIMALS, block)]
+        results = iter(rpc.batch(calls))
+    except ChainError:
+        raise
+    except (RequestException, OSError, KeyError, TypeError) as exc:
+        raise ChainUnavailable(f"reading pairs and feeds failed: {exc}") from exc
+    readings = []
+    for target in pairs:
+        token0_is_token = int(target.token, 16) < int(target.quote_asset, 16)
+        reserve0, reserve1, reserve_timestamp = decode(
+            ["uint112", "uint112", "uint32"], bytes.fromhex(next(results).removeprefix("0x"))
+        )
+        cumulative = _word(next(results))
+        supply = _word(next(results))
+        locked = sum(_word(next(results)) for _ in target.holders_locked)
+        readings.append(
+            PairReading(
+                pool_id=target.pool_id,
+                reserve_token=reserve0 if token0_is_token else reserve1,
+                reserve_asset=reserve1 if token0_is_token else reserve0,
+                token_is_token0=token0_is_token,
+                cumulative_last=cumulative,
+                reserve_timestamp_last=reserve_timestamp,
+                total_supply=supply,
+                locked=locked,
+            )
+        )
+    feed_readings = {}
+    for feed in feeds:
+        _, answer, _, updated_at, _ = decode(
+            ["uint80", "int256", "uint256", "uint256", "uint80"], bytes.fromhex(next(results).removeprefix("0x"))
+        )
+        feed_readings[feed] = FeedReading(
+            feed=feed, answer=answer, decimals=_word(next(results)), updated_at=updated_at
+        )
+    return ChainReading(
+        block_number=hex_int(head["number"]),
+        block_timestamp=hex_int(head["timestamp"]),
+        pairs=readings,
+        feeds=feed_readings,
+    )

@@ -1,0 +1,312 @@
+"""What the pages say: a pool's phase and rules in plain words, its progress, and the dashboard's rows and charts.
+
+Pure functions of already-loaded rows (no queries, no chain calls), so they are cheap to test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import segno
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+from pools.models import Pool
+from pools.units import format_units
+from web import market
+from web.models import FeedSnapshot, PriceSnapshot
+
+CHART_WIDTH = 240
+CHART_HEIGHT = 60
+
+
+def _amount(pool: Pool, value: int) -> str:
+    return f"{format_units(value, pool.raise_asset_decimals)} {pool.raise_asset_symbol}"
+
+
+def _when(moment: datetime | None) -> str:
+    return timezone.localtime(moment).strftime("%-d %b %Y, %H:%M %Z") if moment else "—"
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def _span(seconds: int) -> str:
+    days, rest = divmod(seconds, 86_400)
+    hours = rest // 3_600
+    if days and hours:
+        return f"{_plural(days, 'day')} {_plural(hours, 'hour')}"
+    if days:
+        return _plural(days, "day")
+    if hours:
+        return _plural(hours, "hour")
+    return _plural(seconds // 60, "minute")
+
+
+def address_qr_svg(address: str) -> SafeString:
+    """The deposit address as an inline SVG QR code (the plain address: every wallet and exchange reads it)."""
+    qr = segno.make(address, error="m")
+    svg = qr.svg_inline(scale=4, border=2, omitsize=True, dark="#000", light="#fff", title=f"QR code of {address}")
+    # segno builds the SVG from the address alone, which the signer gave as checked hex: safe to embed as HTML.
+    return mark_safe(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))  # noqa: S308
+
+
+@dataclass(frozen=True)
+class Phase:
+    label: str  # what is happening now, in a few words
+    detail: str  # what happens next, with the date
+    deadline: datetime | None  # the moment the countdown counts to
+
+
+def pool_phase(*, pool: Pool, now: datetime | None = None) -> Phase:
+    now = now or timezone.now()
+    status = pool.status
+    if status == Pool.Status.SCHEDULED:
+        return Phase("Opens soon", f"Deposits count from {_when(pool.opens_at)}.", pool.opens_at)
+    if status == Pool.Status.OPEN:
+        if pool.access == Pool.Access.WHITELIST:
+            return Phase("Open to whitelisted addresses", f"Closes {_when(pool.closes_at)}.", pool.closes_at)
+        if pool.access == Pool.Access.WHITELIST_THEN_PUBLIC and pool.whitelist_until and now < pool.whitelist_until:
+            return Phase(
+                "Whitelist phase",
+                f"Only whitelisted addresses until {_when(pool.whitelist_until)}, then anyone.",
+                pool.whitelist_until,
+            )
+        return Phase("Open to anyone", f"Closes {_when(pool.closes_at)}.", pool.closes_at)
+    if status == Pool.Status.CLOSED:
+        return Phase("Closed", "Deposits are being confirmed; then the pool launches or refunds.", None)
+    if status == Pool.Status.LAUNCHING:
+        return Phase("Launching", "The launch transaction is on its way.", None)
+    if status == Pool.Status.LAUNCHED:
+        return Phase("Launched", "Depositors can claim their tokens.", None)
+    if status == Pool.Status.REFUNDING:
+        return Phase("Refunding", "Everything owed is being sent back in batches.", None)
+    if status == Pool.Status.REFUNDED:
+        return Phase("Refunded", "Every depositor got their deposit back.", None)
+    return Phase(pool.get_status_display(), pool.status_reason, None)
+
+
+def pool_rules(*, pool: Pool) -> list[str]:
+    """The pool's rules as sentences a depositor can act on."""
+    asset = pool.raise_asset_symbol
+    rules = [
+        f"Send {asset} to the deposit address from any wallet, exchange or smart account. A deposit counts once "
+        f"{pool.confirmations} more blocks are on top of it."
+    ]
+    if pool.is_native:
+        rules.append("Send ETH only: tokens sent to this address cannot be moved by anyone, not even us.")
+    else:
+        rules.append(
+            f"Send only {asset} (the token at {pool.raise_asset}): anything else sent to this address cannot be "
+            "moved by anyone, not even us."
+        )
+    rules.append(
+        f"Deposits sent before the pool opens ({_when(pool.opens_at)}) or after it closes "
+        f"({_when(pool.closes_at)}) are refunded."
+    )
+    if pool.access == Pool.Access.WHITELIST:
+        rules.append("Only whitelisted addresses may take part; deposits from other addresses are refunded.")
+    elif pool.access == Pool.Access.WHITELIST_THEN_PUBLIC:
+        rules.append(
+            f"Until {_when(pool.whitelist_until)} only whitelisted addresses may take part (others are refunded); "
+            "after that, anyone."
+        )
+    if pool.min_contribution and pool.max_contribution:
+        rules.append(
+            f"Each address contributes between {_amount(pool, pool.min_contribution)} and "
+            f"{_amount(pool, pool.max_contribution)} in total. What goes above the maximum is refunded to the "
+            "sender; a total below the minimum is refunded in full."
+        )
+    elif pool.max_contribution:
+        rules.append(
+            f"Each address contributes at most {_amount(pool, pool.max_contribution)} in total; what goes above "
+            "is refunded to the sender."
+        )
+    elif pool.min_contribution:
+        rules.append(
+            f"Each address contributes at least {_amount(pool, pool.min_contribution)} in total; a smaller total is "
+            "refunded in full."
+        )
+    rules.append(
+        f"Once {_amount(pool, pool.hard_cap)} (the hard cap) is raised, anything more is refunded to its sender."
+    )
+    rules.append(
+        f"If less than {_amount(pool, pool.soft_cap)} (the soft cap) has been raised when the pool closes, every "
+        "depositor is refunded in full."
+    )
+    fee = f"{pool.fee_bps // 100}.{pool.fee_bps % 100:02d}".rstrip("0").rstrip(".")
+    rules.append(
+        f"Otherwise the token launches in one transaction: {_bps(pool.liquidity_raise_bps)} of the raise and "
+        f"{_bps(pool.liquidity_supply_bps)} of the supply go into a Uniswap V2 pool, {fee}% is the platform fee, "
+        "the rest goes to the agent's treasury."
+    )
+    if pool.lp_policy == Pool.LpPolicy.BURN:
+        rules.append("The pool's LP tokens are burned: the liquidity can never be withdrawn.")
+    else:
+        rules.append(f"The pool's LP tokens are locked until {_when(pool.lp_lock_until)}.")
+    rules.append(
+        f"Depositors share {_bps(pool.depositor_supply_bps)} of the supply in proportion to what they contributed, "
+        f"{_vesting(pool.depositor_cliff_seconds, pool.depositor_vesting_seconds)}. The agent's "
+        f"{_bps(pool.agent_supply_bps)} is {_vesting(pool.agent_cliff_seconds, pool.agent_vesting_seconds)}."
+    )
+    return rules
+
+
+def _bps(value: int) -> str:
+    whole, rest = divmod(value, 100)
+    return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") + "%"
+
+
+def _vesting(cliff: int, duration: int) -> str:
+    if not cliff and not duration:
+        return "claimable in full at launch"
+    if not cliff:
+        return f"vesting linearly over {_span(duration)} from the launch"
+    if not duration:
+        return f"all claimable {_span(cliff)} after the launch"
+    return f"nothing for {_span(cliff)} after the launch, then vesting linearly over {_span(duration)}"
+
+
+@dataclass(frozen=True)
+class Progress:
+    raised_bps: int  # raised / hard cap, in basis points (capped at 10000)
+    soft_cap_bps: int  # where the soft cap sits on the bar
+    soft_cap_met: bool
+
+    @property
+    def raised_percent(self) -> str:
+        return f"{self.raised_bps // 100}.{self.raised_bps % 100:02d}"
+
+    @property
+    def soft_cap_percent(self) -> str:
+        return f"{self.soft_cap_bps // 100}.{self.soft_cap_bps % 100:02d}"
+
+
+def pool_progress(*, pool: Pool) -> Progress:
+    if pool.hard_cap <= 0:
+        return Progress(raised_bps=0, soft_cap_bps=0, soft_cap_met=False)
+    return Progress(
+        raised_bps=min(pool.raised * market.BPS // pool.hard_cap, market.BPS),
+        soft_cap_bps=min(pool.soft_cap * market.BPS // pool.hard_cap, market.BPS),
+        soft_cap_met=pool.raised >= pool.soft_cap > 0,
+    )
+
+
+# --- dashboard ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chart:
+    points: str  # SVG polyline points
+    first: int
+    last: int
+    low: int
+    high: int
+    in_usd: bool
+    seconds: int
+
+
+@dataclass(frozen=True)
+class LaunchedRow:
+    pool: Pool
+    snapshot: PriceSnapshot | None
+    figures: market.PairFigures | None
+    chart: Chart | None
+
+
+def _event_int(event: dict | None, name: str) -> int:
+    try:
+        return int((event or {}).get(name, 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def launched_row(*, pool: Pool) -> LaunchedRow:
+    """The dashboard's figures for one launched pool, from its prefetched snapshots (newest first)."""
+    snapshots: list[PriceSnapshot] = list(getattr(pool, "recent_snapshots", []))
+    if not snapshots:
+        return LaunchedRow(pool=pool, snapshot=None, figures=None, chart=None)
+    newest, oldest = snapshots[0], snapshots[-1]
+    event = getattr(pool.launch, "event", None)
+    figures = market.pair_figures(
+        reserve_token=newest.reserve_token,
+        reserve_asset=newest.reserve_asset,
+        asset_decimals=pool.raise_asset_decimals,
+        total_supply=newest.token_total_supply,
+        locked_supply=newest.token_locked,
+        launch_asset_to_liquidity=_event_int(event, "asset_to_liquidity"),
+        launch_tokens_to_liquidity=_event_int(event, "tokens_to_liquidity"),
+        answer=newest.oracle_answer,
+        feed_decimals=newest.oracle_decimals,
+        oracle_updated_at=newest.oracle_updated_at,
+        chain_time=newest.block_timestamp,
+        max_oracle_age=pool.oracle_max_age_seconds,
+        twap_start=(oldest.price_cumulative, oldest.block_timestamp) if oldest is not newest else None,
+        twap_end=(newest.price_cumulative, newest.block_timestamp) if oldest is not newest else None,
+    )
+    return LaunchedRow(pool=pool, snapshot=newest, figures=figures, chart=price_chart(pool=pool, snapshots=snapshots))
+
+
+def price_chart(*, pool: Pool, snapshots: list[PriceSnapshot]) -> Chart | None:
+    """An SVG polyline of the spot price over the snapshots (oldest left), in USD when every one has the feed."""
+    ordered = list(reversed(snapshots))
+    if len(ordered) < 2:
+        return None
+    in_usd = all(s.oracle_answer and s.oracle_decimals is not None for s in ordered)
+    values = []
+    for s in ordered:
+        if in_usd:
+            value = market.spot_price_usd(
+                reserve_asset=s.reserve_asset,
+                reserve_token=s.reserve_token,
+                asset_decimals=pool.raise_asset_decimals,
+                answer=s.oracle_answer,
+                feed_decimals=s.oracle_decimals,
+            )
+        else:
+            value = market.spot_price(
+                reserve_asset=s.reserve_asset, reserve_token=s.reserve_token, asset_decimals=pool.raise_asset_decimals
+            )
+        values.append(value or 0)
+    low, high = min(values), max(values)
+    last_index = len(values) - 1
+    points = []
+    for index, value in enumerate(values):
+        x = index * CHART_WIDTH // last_index
+        y = CHART_HEIGHT // 2 if high == low else CHART_HEIGHT - (value - low) * CHART_HEIGHT // (high - low)
+        points.append(f"{x},{y}")
+    return Chart(
+        points=" ".join(points),
+        first=values[0],
+        last=values[-1],
+        low=low,
+        high=high,
+        in_usd=in_usd,
+        seconds=ordered[-1].block_timestamp - ordered[0].block_timestamp,
+    )
+
+
+@dataclass(frozen=True)
+class OpenRow:
+    pool: Pool
+    raised_usd: int | None
+    hard_cap_usd: int | None
+    feed: FeedSnapshot | None
+    oracle_stale: bool
+
+
+def open_row(*, pool: Pool, feed: FeedSnapshot | None) -> OpenRow:
+    if feed is None or feed.answer <= 0:
+        return OpenRow(pool=pool, raised_usd=None, hard_cap_usd=None, feed=feed, oracle_stale=feed is not None)
+    convert = {"asset_decimals": pool.raise_asset_decimals, "answer": feed.answer, "feed_decimals": feed.decimals}
+    return OpenRow(
+        pool=pool,
+        raised_usd=market.to_usd(asset_amount=pool.raised, **convert),
+        hard_cap_usd=market.to_usd(asset_amount=pool.hard_cap, **convert),
+        feed=feed,
+        oracle_stale=market.oracle_is_stale(
+            updated_at=feed.updated_at, chain_time=feed.block_timestamp, max_age_seconds=pool.oracle_max_age_seconds
+        ),
+    )

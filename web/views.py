@@ -1,0 +1,280 @@
+"""The public website: thin views that read through selectors (or one service) and render a template."""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from eth_utils import is_address, to_checksum_address
+
+from pools.chain.contracts import encode_claim
+from pools.chain.errors import ChainError
+from pools.models import Pool
+from pools.signer_client import SignerError
+from web import presentation, selectors, transparency
+from web.chain import claim_status
+from web.services import SiweError, siwe_login_verify, siwe_message_prepare
+
+POOLS_PER_PAGE = 24
+LAUNCHED_PER_PAGE = 20
+SESSION_ADDRESS = "siwe_address"
+
+
+def _address_from(request: HttpRequest) -> tuple[str, str]:
+    """(checksummed address or '', error): the `address` query parameter, else the signed-in address."""
+    typed = request.GET.get("address", "").strip()
+    if typed:
+        if not is_address(typed):
+            return "", "That is not an Ethereum address: 0x followed by 40 hexadecimal characters."
+        return to_checksum_address(typed), ""
+    return request.session.get(SESSION_ADDRESS, ""), ""
+
+
+@require_GET
+def pool_list(request: HttpRequest) -> HttpResponse:
+    search = request.GET.get("q", "").strip()[:100]
+    group = request.GET.get("status", "")
+    group = group if group in selectors.STATUS_GROUPS else ""
+    page = Paginator(selectors.pools_public(search=search, group=group), POOLS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = [(pool, presentation.pool_progress(pool=pool), presentation.pool_phase(pool=pool)) for pool in page]
+    return render(
+        request,
+        "web/pool_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "search": search,
+            "group": group,
+            "groups": [(key, label) for key, (label, _) in selectors.STATUS_GROUPS.items()],
+        },
+    )
+
+
+def _pool_context(pool: Pool) -> dict:
+    return {
+        "pool": pool,
+        "activity": selectors.deposit_activity(pool=pool),
+        "progress": presentation.pool_progress(pool=pool),
+        "phase": presentation.pool_phase(pool=pool),
+        "launch": getattr(pool, "launch", None),
+        "live": pool.status in (Pool.Status.SCHEDULED, Pool.Status.OPEN, Pool.Status.CLOSED, Pool.Status.LAUNCHING),
+    }
+
+
+@require_GET
+def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
+    pool = selectors.pool_public(pool_id=pool_id)
+    context = _pool_context(pool)
+    context["rules"] = presentation.pool_rules(pool=pool)
+    context["accepting"] = pool.status in (Pool.Status.SCHEDULED, Pool.Status.OPEN)
+    if context["accepting"] and pool.deposit_address:
+        context["qr_svg"] = presentation.address_qr_svg(pool.deposit_address)
+    return render(request, "web/pool_detail.html", context)
+
+
+@never_cache
+@require_GET
+def pool_live(request: HttpRequest, pool_id: int) -> HttpResponse:
+    """The live part of a pool page (progress, deposits, refunds), polled by htmx."""
+    pool = selectors.pool_public(pool_id=pool_id)
+    return render(request, "web/_pool_live.html", _pool_context(pool))
+
+
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    address, error = _address_from(request)
+    contributions = selectors.contributions_of(address=address) if address else []
+    return render(
+        request,
+        "web/account.html",
+        {
+            "address": address,
+            "typed": request.GET.get("address", ""),
+            "error": error,
+            "signed_in": request.session.get(SESSION_ADDRESS, ""),
+            "contributions": contributions,
+        },
+    )
+
+
+def _claim_context(request: HttpRequest, pool_id: int) -> dict:
+    pool = selectors.pool_public(pool_id=pool_id)
+    address, error = _address_from(request)
+    launch = getattr(pool, "launch", None)
+    context = {
+        "pool": pool,
+        "launch": launch,
+        "address": address,
+        "typed": request.GET.get("address", ""),
+        "error": error,
+        "signed_in": request.session.get(SESSION_ADDRESS, ""),
+    }
+    allocation = selectors.allocation_of(pool=pool, address=address) if address else None
+    context["allocation"] = allocation
+    if allocation and launch and launch.claim_vault_address:
+        try:
+            context["status"] = claim_status(
+                vault=launch.claim_vault_address, account=allocation.address, allocation=allocation.token_amount
+            )
+        except ChainError as exc:
+            context["chain_error"] = str(exc)
+        proof = [bytes.fromhex(p.removeprefix("0x")) for p in allocation.proof]
+        context["calldata"] = "0x" + encode_claim(amount=allocation.token_amount, proof=proof).hex()
+    return context
+
+
+@require_GET
+def claim(request: HttpRequest, pool_id: int) -> HttpResponse:
+    return render(request, "web/claim.html", _claim_context(request, pool_id))
+
+
+@never_cache
+@require_GET
+def claim_status_fragment(request: HttpRequest, pool_id: int) -> HttpResponse:
+    return render(request, "web/_claim_status.html", _claim_context(request, pool_id))
+
+
+# --- Sign-In with Ethereum ------------------------------------------------------------------------------------
+
+
+@require_POST
+def siwe_message(request: HttpRequest) -> JsonResponse:
+    """A fresh EIP-4361 message with a single-use nonce, for the wallet to sign."""
+    try:
+        message = siwe_message_prepare(
+            address=request.POST.get("address", ""),
+            domain=request.get_host(),
+            uri=request.build_absolute_uri("/"),
+        )
+    except SiweError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    return JsonResponse({"message": message})
+
+
+@require_POST
+def siwe_verify(request: HttpRequest) -> JsonResponse:
+    """Check the signed message; on success the session is signed in as its address."""
+    try:
+        address = siwe_login_verify(
+            message=request.POST.get("message", ""),
+            signature=request.POST.get("signature", ""),
+            domain=request.get_host(),
+        )
+    except SiweError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    request.session.cycle_key()  # a new session id at sign-in: a planted one is worth nothing
+    request.session[SESSION_ADDRESS] = address
+    return JsonResponse({"address": address, "next": reverse("account")})
+
+
+@require_POST
+def sign_out(request: HttpRequest) -> HttpResponse:
+    request.session.flush()
+    return redirect("account")
+
+
+# --- dashboard ------------------------------------------------------------------------------------------------
+
+
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.launched_pools_with_snapshots(), LAUNCHED_PER_PAGE).get_page(request.GET.get("page"))
+    feeds = selectors.latest_feed_snapshots(chain_id=settings.CHAIN_ID)
+    launched = [presentation.launched_row(pool=pool) for pool in page]
+    open_rows = [
+        presentation.open_row(pool=pool, feed=selectors.feed_for_pool(pool=pool, feeds=feeds))
+        for pool in selectors.open_pools_for_dashboard()
+    ]
+    return render(
+        request,
+        "web/dashboard.html",
+        {
+            "page": page,
+            "launched": launched,
+            "open_rows": open_rows,
+            "feeds": sorted(feeds.values(), key=lambda f: f.asset),
+            "now": timezone.now(),
+        },
+    )
+
+
+# --- transparency ---------------------------------------------------------------------------------------------
+
+
+@require_GET
+def transparency_page(request: HttpRequest) -> HttpResponse:
+    before = request.GET.get("before", "")
+    context: dict = {"before": before}
+    try:
+        context["report"] = transparency.attestation(nonce=secrets.token_hex(16))
+        context["log"] = transparency.log_page(before=int(before) if before.isdigit() else None)
+    except SignerError as exc:
+        context["signer_error"] = str(exc)
+    return render(request, "web/transparency.html", context)
+
+
+@require_GET
+def transparency_entry(request: HttpRequest, seq: int) -> HttpResponse:
+    try:
+        entry = transparency.log_entry(seq=seq)
+        report = transparency.attestation(nonce=secrets.token_hex(16))
+    except SignerError as exc:
+        return render(request, "web/transparency_entry.html", {"seq": seq, "signer_error": str(exc)}, status=503)
+    if entry is None:
+        raise Http404("no such log entry")
+    return render(
+        request,
+        "web/transparency_entry.html",
+        {
+            "seq": seq,
+            "entry": entry,
+            "check": transparency.check_entry(entry=entry, log_key=report.get("log_key", "")),
+            "payload_json": json.dumps(entry.get("payload"), indent=2, sort_keys=True),
+        },
+    )
+
+
+@require_GET
+def transparency_log_download(request: HttpRequest) -> StreamingHttpResponse:
+    """The whole log as JSON lines, for `python -m enclave_signer verify-log`."""
+    try:
+        first = transparency.log_chunks()
+        chunks = [next(first)]
+    except SignerError as exc:
+        return HttpResponse(f"The signer did not answer: {exc}\n", status=503, content_type="text/plain")
+    except StopIteration:
+        chunks = []
+
+    def lines():
+        yield from chunks
+        yield from first
+
+    response = StreamingHttpResponse(lines(), content_type="application/jsonl")
+    response["Content-Disposition"] = 'attachment; filename="signer-log.jsonl"'
+    return response
+
+
+@never_cache
+@require_GET
+def transparency_attestation_download(request: HttpRequest) -> HttpResponse:
+    """An attestation report bound to the caller's own nonce (a fresh one when none is given)."""
+    nonce = request.GET.get("nonce", "").strip() or secrets.token_hex(16)
+    if not 1 <= len(nonce) <= 128:
+        return HttpResponse("nonce: 1 to 128 characters\n", status=400, content_type="text/plain")
+    try:
+        report = transparency.attestation(nonce=nonce)
+    except SignerError as exc:
+        return HttpResponse(f"The signer did not answer: {exc}\n", status=503, content_type="text/plain")
+    response = JsonResponse(report, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = 'attachment; filename="attestation.json"'
+    return response
