@@ -52,6 +52,9 @@ class PolicyContext:
     launch_deadline_window_seconds: int
     refunds: dict  # the sealed refund record: deposit_key -> {amount, consumed: {slot: amount}}
     prove_deposit: Callable[[Citation, str, dict], Deposit]  # (citation, sender, pool registration) -> Deposit
+    # True when every transaction this signer signed at a refund slot ("address/nonce") was mined and reverted:
+    # that nonce is spent, nothing at it paid anyone, so what it had consumed is free to refund again.
+    slot_reverted: Callable[[str], bool] = lambda slot: False
 
 
 @dataclass
@@ -287,7 +290,9 @@ def _cover_refund(
             continue  # cited twice in one request: counts once
         record = ctx.refunds.get(deposit.key, {"consumed": {}})
         # Other signed refunds at other nonces may all be mined; a replacement at this same nonce may not both be.
-        elsewhere = sum(int(taken) for other, taken in record["consumed"].items() if other != slot)
+        elsewhere = sum(
+            int(taken) for other, taken in record["consumed"].items() if other != slot and not ctx.slot_reverted(other)
+        )
         refunded_before += elsewhere
         take = min(max(deposit.amount - elsewhere, 0), remaining)
         approval.consumptions[deposit.key] = {"amount": deposit.amount, "take": take}

@@ -17,7 +17,7 @@ from eth_account import Account
 from enclave_signer import attestation
 from enclave_signer.chain import ChainError, ChainReader
 from enclave_signer.config import SignerConfig, load_known_contracts
-from enclave_signer.evidence import Citation, Deposit, check_deposit
+from enclave_signer.evidence import Citation, Deposit, EvidenceRefused, check_deposit
 from enclave_signer.keys import LOG_KEY_PATH, address_of, derive_private_key, gas_key_path, pool_key_path
 from enclave_signer.log import TransparencyLog, canonical_json
 from enclave_signer.params import ZERO_ADDRESS, InvalidInput, normalize_pool_params, parse_uint
@@ -251,7 +251,12 @@ class EnclaveSigner:
     def _policy_context(self, address: str) -> PolicyContext:
         config = self.config
 
+        gas_address = self._key_info(gas_key_path(config.chain_id))["address"]
+
         def prove_deposit(citation: Citation, sender: str, pool: dict) -> Deposit:
+            if sender.lower() == gas_address.lower():
+                # Gas top-ups reach pool addresses as plain transfers: they are ours, never a depositor's.
+                raise EvidenceRefused("not_a_deposit", "the gas-funding account's top-ups are not deposits")
             return check_deposit(
                 self.chain,
                 chain_id=config.chain_id,
@@ -261,6 +266,12 @@ class EnclaveSigner:
                 raise_asset=pool["params"]["raise_asset"],
                 min_confirmations=config.min_confirmations,
             )
+
+        def slot_reverted(slot: str) -> bool:
+            signer_address, _, nonce = slot.rpartition("/")
+            signed = self.state["signed"].get(f"{signer_address}/{config.chain_id}/{nonce}", {})
+            mined = [r for r in (self.chain.receipt(s["tx_hash"]) for s in signed.values()) if r]
+            return bool(mined) and all(int(str(r["status"]), 0) == 0 for r in mined)
 
         return PolicyContext(
             chain_id=config.chain_id,
@@ -275,6 +286,7 @@ class EnclaveSigner:
             launch_deadline_window_seconds=config.launch_deadline_window_seconds,
             refunds=self.state["refunds"],
             prove_deposit=prove_deposit,
+            slot_reverted=slot_reverted,
         )
 
     def _commit_refunds(self, consumptions: dict, *, slot: str) -> None:

@@ -12,6 +12,7 @@ from eth_utils import is_hex_address, to_checksum_address
 from pools.errors import ApplicationError
 from pools.models import Agent, Deposit, IndexerCursor, Pool
 from pools.selectors.launch_preview import launch_preview
+from pools.services.launch import launch_give_up
 from pools.services.pools import (
     pool_cancel,
     pool_close_early,
@@ -76,7 +77,7 @@ class PoolAdmin(admin.ModelAdmin):
     list_display = ["name", "agent", "token_symbol", "status", "raised_display", "hard_cap_display", "flag"]
     list_filter = ["status", "access", "price_mode"]
     search_fields = ["name", "token_symbol", "deposit_address", "agent__name"]
-    actions = ["schedule", "close_early", "cancel"]
+    actions = ["schedule", "close_early", "cancel", "give_up_failed_launch"]
     readonly_fields = [
         "status",
         "status_reason",
@@ -214,6 +215,10 @@ class PoolAdmin(admin.ModelAdmin):
     @admin.action(description="Close early (deposits from now on are owed back)")
     def close_early(self, request, queryset):
         self._run(request, queryset, pool_close_early, "closed")
+
+    @admin.action(description="Refund a failed launch in full (after the launch job gave up)")
+    def give_up_failed_launch(self, request, queryset):
+        self._run(request, queryset, launch_give_up, "refunding")
 
     @admin.action(description="Cancel (every deposit is refunded)")
     def cancel(self, request, queryset):

@@ -89,9 +89,20 @@ def current_fees(*, w3: Web3 | None = None) -> Fees:
 
 
 def _allocate_nonce(*, chain_id: int, address: str, w3: Web3) -> int:
-    """The next nonce of `address`: from our sequence, never below what the chain has already mined."""
+    """The next nonce of `address`: a gap left by an abandoned request first, else from our sequence, never below
+    what the chain has already mined."""
     sequence, _ = NonceSequence.objects.select_for_update().get_or_create(chain_id=chain_id, address=address)
     mined = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "latest")
+    gap = (
+        ChainTransaction.objects.select_for_update()
+        .filter(chain_id=chain_id, from_address=address, status=Status.FAILED, raw_tx="", nonce__gte=mined)
+        .order_by("nonce")
+        .first()
+    )
+    if gap is not None:
+        gap.status, gap.error = Status.REPLACED, f"{gap.error} (its nonce was reused)"
+        gap.save(update_fields=["status", "error", "updated_at"])
+        return gap.nonce
     nonce = max(sequence.next_nonce, mined)
     sequence.next_nonce = nonce + 1
     sequence.save(update_fields=["next_nonce"])
@@ -148,6 +159,15 @@ def _wire(tx: ChainTransaction) -> dict:
     }
 
 
+def abandon(tx: ChainTransaction, *, reason: str) -> ChainTransaction:
+    """Give up a request that was never signed; the next transaction from this address reuses its nonce."""
+    if tx.status != Status.UNSTARTED:
+        raise ValueError(f"only an unsigned transaction can be abandoned, not one {tx.status}")
+    tx.status, tx.error = Status.FAILED, f"abandoned: {reason}"
+    tx.save(update_fields=["status", "error", "updated_at"])
+    return tx
+
+
 def sign(tx: ChainTransaction) -> ChainTransaction:
     """UNSTARTED → IN_PROGRESS: the signer signs (or refuses: SignerRefused propagates, the row stays UNSTARTED).
 
@@ -160,6 +180,7 @@ def sign(tx: ChainTransaction) -> ChainTransaction:
         return tx
     signed = signer_client().sign(pool_id=tx.signer_key, tx=_wire(tx), evidence=tx.evidence)
     crash_point("signed")  # between the signer's answer and our record of it
+    crash_point(f"signed:{tx.purpose}")
     tx.raw_tx, tx.tx_hash = signed.raw_tx, signed.tx_hash
     tx.signer_log_index = signed.log_index
     tx.status = Status.IN_PROGRESS
@@ -182,6 +203,7 @@ def broadcast(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransacti
     except OSError as error:
         raise ChainUnavailable(str(error)) from error
     crash_point("sent")  # between the broadcast and our record of it
+    crash_point(f"sent:{tx.purpose}")
     now = timezone.now()
     tx.status = Status.UNCONFIRMED
     tx.broadcast_count += 1
@@ -225,6 +247,7 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
             candidate.save(
                 update_fields=["status", "block_number", "gas_used", "effective_gas_price", "error", "updated_at"]
             )
+        crash_point(f"receipt:{candidate.purpose}")  # the receipt recorded, not yet acted on
         return candidate
     return tx
 
@@ -235,6 +258,10 @@ def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTr
     if tx.status != Status.UNCONFIRMED or tx.first_broadcast_at is None:
         return tx
     if timezone.now() - tx.first_broadcast_at < STUCK_AFTER:
+        return tx
+    if tx.purpose == ChainTransaction.Purpose.LAUNCH:
+        # A copy would carry a stale signer log head and be refused; a launch is only rebroadcast, and if it is
+        # still unmined at its deadline it reverts there and the launch job retries with fresh arguments.
         return tx
     with transaction.atomic():
         locked = ChainTransaction.objects.select_for_update().get(pk=tx.pk)
@@ -261,11 +288,28 @@ def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTr
 
 
 def advance(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
-    """Move a transaction as far as it can go now; call again later until it is CONFIRMED or FAILED."""
+    """Move a transaction as far as it can go now; call again later until it is CONFIRMED or FAILED.
+
+    Whatever is already mined at this nonce is looked at first: it is the truth, whatever else is pending.
+    """
+    from pools.signer_client import SignerRefused
+
     w3 = w3 or web3_client()
-    tx = sign(tx)
-    if tx.status == Status.IN_PROGRESS:
-        tx = broadcast(tx, w3=w3)
+    for member in _same_nonce_family(tx).filter(status=Status.UNCONFIRMED):
+        settled = check_receipt(member, w3=w3)
+        if settled.status in (Status.CONFIRMED, Status.FAILED):
+            return settled
+    try:
+        tx = sign(tx)
+        if tx.status == Status.IN_PROGRESS:
+            tx = broadcast(tx, w3=w3)
+    except (SignerRefused, InsufficientFunds, ReplacementUnderpriced) as error:
+        if tx.replaces_id is None:
+            raise
+        # A replacement that cannot be signed or paid for is dropped; the original is still pending.
+        tx.status, tx.error = Status.REPLACED, f"replacement dropped: {error}"
+        tx.save(update_fields=["status", "error", "updated_at"])
+        return advance(tx.replaces, w3=w3)
     if tx.status == Status.UNCONFIRMED:
         tx = check_receipt(tx, w3=w3)
     if tx.status == Status.UNCONFIRMED:
@@ -278,6 +322,7 @@ def advance(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction
 
 
 def latest_in_family(tx: ChainTransaction) -> ChainTransaction:
-    """The newest transaction at this one's nonce (the one to follow after replacements)."""
-    confirmed = _same_nonce_family(tx).filter(status__in=[Status.CONFIRMED, Status.FAILED]).first()
-    return confirmed or _same_nonce_family(tx).order_by("-id").first()
+    """The transaction to follow at this one's nonce: the mined one, else the newest still in play."""
+    family = _same_nonce_family(tx)
+    settled = family.filter(status__in=[Status.CONFIRMED, Status.FAILED]).exclude(raw_tx="").first()
+    return settled or family.exclude(status=Status.REPLACED).order_by("-id").first() or tx

@@ -27,7 +27,7 @@ from pools.indexer.internal import InternalTransferIndexer
 from pools.indexer.native import NativeTxIndexer
 from pools.indexer.reorg import check_reorgs, recover_from_reorg
 from pools.indexer.window import ceiling_after_refusal, ceiling_in_force, next_window, shrunk
-from pools.models import Deposit, IndexedBlock, IndexerCursor
+from pools.models import ChainTransaction, Deposit, IndexedBlock, IndexerCursor
 from pools.services.crediting import pool_recompute_credits
 
 logger = logging.getLogger(__name__)
@@ -98,12 +98,28 @@ class ChainIndexer:
 
     # --- writing (inside the caller's transaction, which holds the cursor's row lock) ----------------------------
 
+    def _not_ours(self, deposits: list[FoundDeposit]) -> list[FoundDeposit]:
+        """Leave out transfers our own transactions made (gas top-ups from the gas account): they are not deposits.
+
+        Every transaction we send is persisted with its hash before it is broadcast, so it is known here.
+        """
+        hashes = {deposit.tx_hash for deposit in deposits}
+        if not hashes:
+            return deposits
+        ours = set(
+            ChainTransaction.objects.filter(chain_id=self.chain_id, tx_hash__in=hashes).values_list(
+                "tx_hash", flat=True
+            )
+        )
+        return [deposit for deposit in deposits if deposit.tx_hash not in ours]
+
     def store(self, *, blocks: ChainBlocks, deposits: list[FoundDeposit]) -> int:
         """Insert the deposits (a key seen before is left as it is) and the blocks' hashes; returns how many new.
 
         The count is exact while the cursor lock serialises indexers; the rows are right regardless.
         """
         window = blocks.window
+        deposits = self._not_ours(deposits)
         in_window = Deposit.objects.filter(chain_id=self.chain_id, block_number__range=(window.first, window.last))
         before = in_window.count() if deposits else 0
         # ON CONFLICT DO NOTHING on (chain id, tx hash, position): the exactly-once key.

@@ -5,13 +5,17 @@ from pools.models import Pool
 # keccak("Transfer(address,address,uint256)")
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
-# Pools whose address is watched. Deposits after the close still have to be seen: they are owed back.
+# Pools whose address is watched: every one that has an address. Deposits after the close, after the launch or after
+# a cancellation still have to be seen: they are owed back.
 WATCHED_STATUSES = (
     Pool.Status.SCHEDULED,
     Pool.Status.OPEN,
     Pool.Status.CLOSED,
     Pool.Status.LAUNCHING,
+    Pool.Status.LAUNCHED,
     Pool.Status.REFUNDING,
+    Pool.Status.REFUNDED,
+    Pool.Status.CANCELLED,
 )
 
 # Block hashes kept to find a fork point; a reorganisation deeper than this stops the indexer (ReorgTooDeep),

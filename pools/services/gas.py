@@ -63,7 +63,7 @@ def ensure_gas(*, pool: Pool, gas: int, value: int = 0) -> bool:
     _fund_dev_gas_account(w3, source, amount + TRANSFER_GAS * fees.max_fee_per_gas)
     if w3.eth.get_balance(source) < amount + TRANSFER_GAS * fees.max_fee_per_gas:
         raise GasAccountEmpty(f"the gas-funding account {source} cannot pay a top-up of {amount} wei: fund it")
-    topup = create_transaction(
+    create_transaction(
         pool=pool,
         purpose=ChainTransaction.Purpose.GAS_TOPUP,
         signer_key="gas",
@@ -74,6 +74,7 @@ def ensure_gas(*, pool: Pool, gas: int, value: int = 0) -> bool:
         gas=TRANSFER_GAS,
         w3=w3,
     )
-    advance(topup, w3=w3)
-    logger.info("topped up %s with %s wei for gas (pool %s)", pool.deposit_address, amount, pool.pk)
+    # Sent by the next call, not this one: the caller (the launch job) may hold this row in an open database
+    # transaction, and a crash after the broadcast would roll back the only record of a top-up that reached the chain.
+    logger.info("topping up %s with %s wei for gas (pool %s)", pool.deposit_address, amount, pool.pk)
     return False

@@ -35,8 +35,9 @@ from pools.chain.contracts import (
 )
 from pools.chain.merkle import AllocationTree
 from pools.chain.oracle import read_price_feed
-from pools.chain.txmanager import Fees, advance, create_transaction, current_fees, latest_in_family
+from pools.chain.txmanager import Fees, abandon, advance, create_transaction, current_fees, latest_in_family
 from pools.errors import ApplicationError
+from pools.faults import crash_point
 from pools.locks import advisory_lock
 from pools.models import Allocation, ChainTransaction, Deposit, IndexedBlock, IndexerCursor, Launch, Pool
 from pools.services import events
@@ -51,6 +52,8 @@ LAUNCH_GAS_LIMIT = 6_000_000  # a launch measures ~4.5M (bench/gas.py); the rest
 APPROVE_GAS_LIMIT = 100_000
 LAUNCH_DEADLINE_SECONDS = 30 * 60  # within the signer's SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS (default 1 h)
 MAX_LAUNCH_ATTEMPTS = 3
+# Refusals that fresh arguments at the same nonce can pass: the log moved, the deadline aged, fees moved.
+RETRYABLE_REFUSALS = {"stale_log_head", "bad_deadline", "fee_cap", "bad_fees"}
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -142,6 +145,7 @@ def launch_advance(*, pool_id: int) -> Launch | None:
                 pool = Pool.objects.select_related("agent").get(pk=pool_id)
                 _STEPS[launch.step](launch, pool)
                 launch.save()
+            crash_point(f"launch:{launch.step}")  # the step committed, the next one not begun
             if launch.step == before or launch.step in (Step.LAUNCHED, Step.FAILED):
                 break
         return launch
@@ -225,11 +229,16 @@ def build_launch_params(*, pool: Pool, launch: Launch, raise_amount: int, log_he
     )
 
 
-def launch_raise_amount(*, pool: Pool, fees: Fees) -> int:
-    """What the launch brings: the credited raise; for ETH less the launch's gas budget, which the pool pays."""
-    if pool.is_native:
-        return pool.raised - LAUNCH_GAS_LIMIT * fees.max_fee_per_gas
-    return pool.raised
+def launch_raise_amount(*, pool: Pool, fees: Fees, w3: Web3) -> int:
+    """What the launch brings: the credited raise; for ETH less the launch's gas budget, which the pool pays.
+
+    For ETH it is also bounded by what the address holds beyond what it owes back: after a reverted attempt, the
+    gas that attempt burned comes out of the raise, never out of depositors' refunds.
+    """
+    if not pool.is_native:
+        return pool.raised
+    balance = w3.eth.get_balance(Web3.to_checksum_address(pool.deposit_address))
+    return min(pool.raised, balance - pool.refund_owed) - LAUNCH_GAS_LIMIT * fees.max_fee_per_gas
 
 
 def _params_json(params: LaunchParams) -> dict:
@@ -249,7 +258,7 @@ def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
     params = build_launch_params(
         pool=pool,
         launch=launch,
-        raise_amount=launch_raise_amount(pool=pool, fees=fees),
+        raise_amount=launch_raise_amount(pool=pool, fees=fees, w3=w3),
         log_head=signer_client().log_head()["hash"],
         w3=w3,
     )
@@ -309,9 +318,15 @@ def _sending(launch: Launch, pool: Pool) -> None:
     try:
         tx = advance(tx)
     except SignerRefused as refused:
-        if refused.code == "stale_log_head" and tx.status == TxStatus.UNSTARTED:
-            _refresh_log_head(launch, pool, tx)
+        if tx.status != TxStatus.UNSTARTED:
+            raise
+        if refused.code in RETRYABLE_REFUSALS:
+            # The log moved, fees spiked or the deadline aged while waiting: the same launch at the same nonce, with
+            # fresh arguments, on the next run.
+            launch.error = f"The signer refused ({refused.code}: {refused.reason}); retrying with fresh arguments."
+            _rebuild_unsigned_launch(launch, pool, tx)
             return
+        abandon(tx, reason=f"{refused.code}: {refused.reason}")
         launch.step, launch.error = Step.FAILED, f"The signer refused the launch: {refused.code}: {refused.reason}"
         return
     if tx.status == TxStatus.CONFIRMED:
@@ -320,25 +335,28 @@ def _sending(launch: Launch, pool: Pool) -> None:
         launch.attempts += 1
         launch.error = f"The launch transaction {tx.tx_hash} reverted (attempt {launch.attempts})."
         # Nothing happened on chain: try again with a fresh price and deadline, at a new nonce.
+        # (For ERC-20 the approval still stands; ALLOCATED re-checks the pool's gas before the next attempt.)
         launch.step = Step.ALLOCATED if launch.attempts < MAX_LAUNCH_ATTEMPTS else Step.FAILED
-        if not pool.is_native and launch.step == Step.ALLOCATED:
-            launch.step = Step.APPROVING  # the approval still stands
 
 
-def _refresh_log_head(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
-    """The signer's log moved between reading its head and signing: same nonce, same launch, the new head."""
+def _rebuild_unsigned_launch(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
+    """Fresh fees, price, deadline, log head and amount for a launch transaction not yet signed; same nonce."""
     from pools.signer import signer_client
 
-    params = LaunchParams(**{**_launch_params_from_json(launch.params), "log_head": signer_client().log_head()["hash"]})
-    tx.data = "0x" + encode_launch(params).hex()
-    tx.save(update_fields=["data", "updated_at"])
+    w3 = web3_client()
+    fees = current_fees(w3=w3)
+    params = build_launch_params(
+        pool=pool,
+        launch=launch,
+        raise_amount=launch_raise_amount(pool=pool, fees=fees, w3=w3),
+        log_head=signer_client().log_head()["hash"],
+        w3=w3,
+    )
+    tx.data, tx.value = "0x" + encode_launch(params).hex(), params.value
+    tx.max_fee_per_gas, tx.max_priority_fee_per_gas = fees.max_fee_per_gas, fees.max_priority_fee_per_gas
+    tx.save(update_fields=["data", "value", "max_fee_per_gas", "max_priority_fee_per_gas", "updated_at"])
     launch.params = _params_json(params)
-
-
-def _launch_params_from_json(data: dict) -> dict:
-    text_fields = {"name", "symbol", "raise_asset", "fee_recipient", "treasury", "agent", "price_feed"}
-    bytes_fields = {"pool_id", "merkle_root", "log_head"}
-    return {name: value if name in text_fields | bytes_fields else int(value) for name, value in data.items()}
+    launch.raise_amount, launch.oracle_answer = params.raise_amount, params.expected_answer
 
 
 def _record_launched(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
@@ -371,6 +389,27 @@ _STEPS = {
 }
 
 
+def launch_give_up(*, pool_id: int, reason: str = "The launch failed; every deposit is refunded in full.") -> Pool:
+    """A FAILED launch with nothing of it still in flight: the pool goes LAUNCHING → REFUNDING (full refunds)."""
+    with transaction.atomic():
+        pool = Pool.objects.select_for_update().get(pk=pool_id)
+        launch = Launch.objects.filter(pool=pool).first()
+        if launch is None or launch.step != Step.FAILED:
+            raise PoolCannotLaunch(
+                "Only a failed launch can be given up.", details={"step": getattr(launch, "step", None)}
+            )
+        in_flight = ChainTransaction.objects.filter(
+            pool=pool,
+            purpose=ChainTransaction.Purpose.LAUNCH,
+            status__in=[TxStatus.IN_PROGRESS, TxStatus.UNCONFIRMED],
+        )
+        if in_flight.exists():
+            raise PoolCannotLaunch("A launch transaction is still in flight: wait for its receipt.")
+        transition_pool(pool, Pool.Status.REFUNDING, reason=reason)
+        pool.save(update_fields=["status", "status_reason", "updated_at"])
+        return pool
+
+
 def launch_is_settled(*, pool_id: int) -> bool:
     launch = Launch.objects.filter(pool_id=pool_id).only("step").first()
     return launch is not None and launch.step in (Step.LAUNCHED, Step.FAILED)
@@ -399,7 +438,7 @@ def launch_dry_run(*, pool_id: int) -> dict:
     params = build_launch_params(
         pool=pool,
         launch=preview,
-        raise_amount=launch_raise_amount(pool=pool, fees=fees),
+        raise_amount=launch_raise_amount(pool=pool, fees=fees, w3=w3),
         log_head=signer_client().log_head()["hash"],
         w3=w3,
     )

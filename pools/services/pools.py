@@ -21,7 +21,7 @@ TRANSITIONS: dict[str, set[str]] = {
     Status.SCHEDULED: {Status.OPEN, Status.CANCELLED},
     Status.OPEN: {Status.CLOSED, Status.CANCELLED},
     Status.CLOSED: {Status.LAUNCHING, Status.REFUNDING, Status.CANCELLED},
-    Status.LAUNCHING: {Status.LAUNCHED},
+    Status.LAUNCHING: {Status.LAUNCHED, Status.REFUNDING},  # REFUNDING only once the launch has failed
     Status.REFUNDING: {Status.REFUNDED},
     Status.LAUNCHED: set(),
     Status.REFUNDED: set(),

@@ -30,7 +30,9 @@ TxStatus = ChainTransaction.Status
 REFUNDABLE_STATUSES = [Pool.Status.LAUNCHED, Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
 FAILED_STATUSES = [Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
 REFUND_BASE_GAS = 60_000
-REFUND_GAS_PER_RECIPIENT = 45_000  # measured ~38k (ETH) and ~30k (USDC) per recipient in bench/gas.py
+# Measured ~38k (ETH) and ~30k (USDC) per recipient in bench/gas.py; an ETH recipient may burn the Refunder's whole
+# call stipend before its payment is credited instead, so a native batch budgets for that worst case.
+REFUND_GAS_PER_RECIPIENT = {True: 90_000, False: 45_000}  # keyed by "is the raise native"
 APPROVE_GAS = 100_000
 
 
@@ -97,17 +99,24 @@ def _evidence(refunds: list[Refund]) -> dict:
     return evidence
 
 
-def _batch_gas(size: int) -> int:
-    return REFUND_BASE_GAS + REFUND_GAS_PER_RECIPIENT * size
+def _batch_gas(size: int, *, native: bool) -> int:
+    return REFUND_BASE_GAS + REFUND_GAS_PER_RECIPIENT[native] * size
 
 
 def _send_next_batch(pool: Pool) -> None:
     owed = list(Refund.objects.filter(pool=pool, status=Refund.Status.OWED, transaction__isnull=True).order_by("id"))
     if not owed:
         return
-    batch = owed[: settings.REFUND_BATCH_SIZE]
+    # One row per recipient in a batch: the signer refuses a batch that names a recipient twice.
+    batch, named = [], set()
+    for refund in owed:
+        if refund.recipient not in named:
+            batch.append(refund)
+            named.add(refund.recipient)
+        if len(batch) == settings.REFUND_BATCH_SIZE:
+            break
     total = sum(refund.amount for refund in batch)
-    gas = _batch_gas(len(batch))
+    gas = _batch_gas(len(batch), native=pool.is_native)
     if not ensure_gas(
         pool=pool, gas=gas + (0 if pool.is_native else APPROVE_GAS), value=total if pool.is_native else 0
     ):

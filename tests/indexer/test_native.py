@@ -48,7 +48,8 @@ def test_transfers_elsewhere_and_zero_value_transfers_are_not_deposits(chain, cu
     assert not Deposit.objects.exists()
 
 
-def test_a_pool_not_yet_scheduled_or_already_finished_is_not_watched(chain, cursor, make_pool):
+def test_a_draft_pool_is_not_watched_but_a_launched_one_still_is(chain, cursor, make_pool):
+    """A deposit that arrives after the launch is seen, so that it can be owed back, never silently kept."""
     draft = make_pool("draft", status="draft")
     launched = make_pool("launched", status="launched")
     alice = fresh_address("alice")
@@ -57,7 +58,7 @@ def test_a_pool_not_yet_scheduled_or_already_finished_is_not_watched(chain, curs
 
     index_chain(chain_id=ANVIL_CHAIN_ID)
 
-    assert not Deposit.objects.exists()
+    assert list(Deposit.objects.values_list("pool_id", "amount")) == [(launched.pk, 1)]
 
 
 def test_a_failed_transaction_is_not_a_deposit():

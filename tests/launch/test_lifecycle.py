@@ -18,7 +18,7 @@ from pools.chain.devnet import refresh_dev_price_feeds
 from pools.chain.rpc import JsonRpc
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.indexing import index_chain
-from pools.services.launch import launch_advance, launch_request
+from pools.services.launch import launch_advance, launch_give_up, launch_request
 from pools.services.pools import pool_schedule, pool_settle, pools_close_due, pools_open_due
 from pools.services.refunds import refund_request, refunds_advance
 from tests.anvil import ANVIL_CHAIN_ID
@@ -136,6 +136,9 @@ def assert_conserved(chain: ChainDriver, pool: Pool, *, deposited: int) -> None:
     held = chain.w3.eth.get_balance(pool.deposit_address)
     assert deposited + topped_up(pool) == launched + refunded + gas_paid_by(pool.deposit_address) + held
     assert_books_match_chain(chain, pool)
+    # Our own transfers to the pool (gas top-ups) are never taken for deposits.
+    ours = ChainTransaction.objects.exclude(tx_hash="").values("tx_hash")
+    assert not Deposit.objects.filter(pool=pool, tx_hash__in=ours).exists()
 
 
 def gas_paid_by(address: str) -> int:
@@ -259,3 +262,50 @@ def test_refund_evidence_names_each_deposit_by_its_position():
             {"tx_hash": "0x03", "trace_address": [0, 2]},
         ]
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pool_that_raised_exactly_its_soft_cap_launches(chain):
+    """An ETH launch pays its gas out of the raise: the signer must still allow it at exactly the soft cap."""
+    pool = scheduled_pool(chain, soft_cap=10 * ETHER)
+    deposit_from(chain, pool, [5 * ETHER, 5 * ETHER], at=pool.opens_at + timedelta(minutes=1), label="exact")
+    index_until_confirmed(chain)
+    pool = close_raise(chain, pool)
+    assert pool.raised == pool.soft_cap
+
+    launch_request(pool_id=pool.pk, requested_by="agent")
+    launch = run_launch(pool)
+
+    assert launch.step == Launch.Step.LAUNCHED, launch.error
+    assert_conserved(chain, pool, deposited=10 * ETHER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_launch_that_keeps_reverting_fails_and_then_everyone_is_refunded_in_full(chain):
+    pool = scheduled_pool(chain)
+    amounts = [4 * ETHER, 5 * ETHER, 3 * ETHER]
+    senders = deposit_from(chain, pool, amounts, at=pool.opens_at + timedelta(minutes=1), label="unlucky")
+    index_until_confirmed(chain)
+    pool = close_raise(chain, pool)
+    # The ETH/USD feed goes stale: every attempt reverts on chain with StaleOracle.
+    feed = chain.w3.eth.contract(address=_deployment().eth_usd_feed, abi=load_artifact("DevPriceFeed").abi)
+    feed.functions.setAnswerAt(3_000 * 10**8, chain.timestamp() - 2 * 86_400).transact(
+        {"from": chain.anvil.account(0).address}
+    )
+    balances_before = [chain.w3.eth.get_balance(s) for s in senders]
+
+    launch_request(pool_id=pool.pk, requested_by="agent")
+    launch = run_launch(pool)
+
+    assert launch.step == Launch.Step.FAILED and launch.attempts == 3, launch.error
+    attempts = list(ChainTransaction.objects.filter(pool=pool, purpose="launch").order_by("nonce"))
+    assert [tx.status for tx in attempts] == ["failed"] * 3
+    assert attempts[0].value > attempts[1].value > attempts[2].value  # burned gas comes out of the raise
+    pool = launch_give_up(pool_id=pool.pk)
+    assert pool.status == Pool.Status.REFUNDING
+    run_refunds(pool)
+    pool.refresh_from_db()
+    assert pool.status == Pool.Status.REFUNDED
+    for sender, amount, before in zip(senders, amounts, balances_before, strict=True):
+        assert chain.w3.eth.get_balance(sender) - before == amount
+    assert_conserved(chain, pool, deposited=sum(amounts))

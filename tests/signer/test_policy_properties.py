@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from enclave_signer.calls import APPROVE, LAUNCH, LAUNCH_FIELD_OF_PARAM, LAUNCH_PARAMS_FIELDS, REFUND_ERC20, REFUND_ETH
 from enclave_signer.config import KnownContracts
-from enclave_signer.evidence import EvidenceRefused
+from enclave_signer.evidence import Deposit, EvidenceRefused
 from enclave_signer.params import ZERO_ADDRESS, normalize_pool_params
 from enclave_signer.policy import GAS_KEY, PolicyContext, Refusal, describe, evaluate, parse_transaction
 from tests.signer.factories import (
@@ -308,3 +309,27 @@ def test_a_native_launch_may_bring_its_gas_budget_less_than_the_soft_cap_and_not
 
     assert not isinstance(exactly, Refusal), exactly
     assert isinstance(short, Refusal) and short.code == "bad_amount"
+
+
+def test_evidence_spent_by_a_refund_batch_that_reverted_can_be_refunded_again():
+    recipient = to_checksum_address("0x" + "ab" * 20)
+
+    def prove(citation, sender, pool):
+        return Deposit(key=f"{CHAIN_ID}:{citation.tx_hash}", sender=sender, amount=ETHER)
+
+    spent_at_nonce_3 = {
+        f"{CHAIN_ID}:0x" + "11" * 32: {"amount": str(ETHER), "consumed": {f"{POOL_ADDRESS}/3": str(ETHER)}}
+    }
+    wire = wire_tx(to=REFUNDER, data=refund_eth_calldata([recipient], [ETHER]), value=ETHER, nonce=4)
+    evidence = {recipient: [{"tx_hash": "0x" + "11" * 32}]}
+
+    pending = context(prove=prove)
+    pending.refunds.update(spent_at_nonce_3)
+    reverted = dataclasses.replace(context(prove=prove), slot_reverted=lambda slot: slot == f"{POOL_ADDRESS}/3")
+    reverted.refunds.update(spent_at_nonce_3)
+
+    refused = decide(POOL_ID, wire, evidence=evidence, ctx=pending)
+    allowed = decide(POOL_ID, wire, evidence=evidence, ctx=reverted)
+
+    assert isinstance(refused, Refusal) and refused.code == "already_refunded"
+    assert not isinstance(allowed, Refusal), allowed
