@@ -19,6 +19,8 @@ DEFAULT_CHAIN_ID = 31337
 DSTACK_SOCKET = "/var/run/dstack.sock"
 # 0.01 ETH: enough gas for a launch or a refund batch at development fees; operators raise it per network.
 DEFAULT_GAS_TOPUP_MAX_WEI = 10**16
+# 0.1 ETH: all top-ups a pool address may ever receive; bounds what a compromised caller could draw from the gas key.
+DEFAULT_GAS_TOPUP_POOL_MAX_WEI = 10**17
 # The most a single signed transaction may spend on fees (gas * maxFeePerGas): caps what a compromised caller
 # could burn from a pool through absurd fees (priority fees go to a block producer, who could be the attacker).
 DEFAULT_MAX_TX_FEE_WEI = 10**17
@@ -46,6 +48,7 @@ class SignerConfig:
     chain_id: int
     contracts_file: Path | None
     gas_topup_max_wei: int
+    gas_topup_pool_max_wei: int
     max_tx_fee_wei: int
     launch_deadline_window_seconds: int
     min_confirmations: int
@@ -115,6 +118,7 @@ def load_config(env: dict[str, str] | None = None) -> SignerConfig:
         chain_id=_int(env, "CHAIN_ID", DEFAULT_CHAIN_ID),
         contracts_file=Path(contracts_file) if contracts_file else None,
         gas_topup_max_wei=_int(env, "SIGNER_GAS_TOPUP_MAX_WEI", DEFAULT_GAS_TOPUP_MAX_WEI),
+        gas_topup_pool_max_wei=_int(env, "SIGNER_GAS_TOPUP_POOL_MAX_WEI", DEFAULT_GAS_TOPUP_POOL_MAX_WEI),
         max_tx_fee_wei=_int(env, "SIGNER_MAX_TX_FEE_WEI", DEFAULT_MAX_TX_FEE_WEI),
         launch_deadline_window_seconds=_int(
             env, "SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS", DEFAULT_LAUNCH_DEADLINE_WINDOW_SECONDS

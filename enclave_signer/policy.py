@@ -55,6 +55,10 @@ class PolicyContext:
     # True when every transaction this signer signed at a refund slot ("address/nonce") was mined and reverted:
     # that nonce is spent, nothing at it paid anyone, so what it had consumed is free to refund again.
     slot_reverted: Callable[[str], bool] = lambda slot: False
+    # Gas top-ups signed so far, per pool address: {slot: value}; and the most a pool address may receive in all.
+    gas_topups: dict = field(default_factory=dict)
+    gas_topup_pool_max_wei: int = 10**17
+    balance_of: Callable[[str], int] = lambda address: 0  # native balance, for the launch's spending bound
 
 
 @dataclass
@@ -64,6 +68,7 @@ class Approval:
     tx: dict
     intent: dict
     consumptions: dict[str, dict] = field(default_factory=dict)  # deposit_key -> {amount, take}
+    topup: tuple[str, str, int] | None = None  # (pool address, slot, value) of an approved gas top-up
 
 
 def jsonable(value: object) -> object:
@@ -112,7 +117,7 @@ def evaluate(*, pool_id: str, address: str, tx: dict, evidence: object, intent: 
     """Allow `tx` for the key of `pool_id` (or GAS_KEY) at `address`, or raise Refusal. Fills `intent` in place."""
     _check_envelope(tx, ctx=ctx)
     if pool_id == GAS_KEY:
-        return _gas_topup(tx, intent=intent, ctx=ctx)
+        return _gas_topup(tx, address=address, intent=intent, ctx=ctx)
     pool = ctx.pools.get(pool_id)
     if pool is None:
         raise Refusal("unknown_pool", f"pool {pool_id} is not registered")
@@ -177,7 +182,7 @@ def _checksummed(abi_type: str, value: object) -> object:
     return value
 
 
-def _gas_topup(tx: dict, *, intent: dict, ctx: PolicyContext) -> Approval:
+def _gas_topup(tx: dict, *, address: str, intent: dict, ctx: PolicyContext) -> Approval:
     intent["kind"] = "gas_topup"
     pool_addresses = {pool["address"] for pool in ctx.pools.values() if pool["chain_id"] == ctx.chain_id}
     if tx["data"]:
@@ -186,7 +191,22 @@ def _gas_topup(tx: dict, *, intent: dict, ctx: PolicyContext) -> Approval:
         raise Refusal("unknown_destination", f"{tx['to']} is not a registered pool address")
     if not 0 < tx["value"] <= ctx.gas_topup_max_wei:
         raise Refusal("value_cap", f"top-up must be 1..{ctx.gas_topup_max_wei} wei")
-    return Approval(tx=tx, intent=intent)
+    slot = f"{address}/{tx['nonce']}"
+    before = topped_up(ctx, tx["to"], except_slot=slot)
+    if before + tx["value"] > ctx.gas_topup_pool_max_wei:
+        raise Refusal(
+            "topup_cap", f"{tx['to']} has had {before} wei of top-ups; the cap is {ctx.gas_topup_pool_max_wei}"
+        )
+    return Approval(tx=tx, intent=intent, topup=(tx["to"], slot, tx["value"]))
+
+
+def topped_up(ctx: PolicyContext, pool_address: str, *, except_slot: str = "") -> int:
+    """Top-ups signed to a pool address, less those whose transaction reverted (a replacement counts once)."""
+    return sum(
+        int(value)
+        for slot, value in ctx.gas_topups.get(pool_address, {}).items()
+        if slot != except_slot and not ctx.slot_reverted(slot)
+    )
 
 
 def _approve(tx: dict, *, params: dict, intent: dict, ctx: PolicyContext) -> Approval:
@@ -222,6 +242,10 @@ def _launch(tx: dict, *, pool_id: str, params: dict, intent: dict, ctx: PolicyCo
         raise Refusal("bad_amount", "raiseAmount is above min(hard cap, value cap)")
     if tx["value"] != (raise_amount if native else 0):
         raise Refusal("bad_value", "value must equal raiseAmount for a native raise, 0 for an ERC-20 raise")
+    pool_address = ctx.pools[pool_id]["address"]
+    if native and tx["value"] > ctx.balance_of(pool_address) - topped_up(ctx, pool_address):
+        # Gas top-ups pay gas; they must never become part of a raise that the treasury receives.
+        raise Refusal("bad_value", "a launch cannot spend the pool address's gas top-ups")
     if launch["toleranceBps"] > int(params["tolerance_bps_max"]) or launch["expectedAnswer"] <= 0:
         raise Refusal("bad_oracle_bounds", "toleranceBps above the registered maximum, or expectedAnswer <= 0")
     if not ctx.now < launch["deadline"] <= ctx.now + ctx.launch_deadline_window_seconds:

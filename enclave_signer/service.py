@@ -233,6 +233,11 @@ class EnclaveSigner:
                 "tx_hash": "0x" + signed.hash.hex(),
             }
             self._commit_refunds(approval.consumptions, slot=f"{address}/{tx['nonce']}")
+            if approval.topup is not None:
+                pool_address, _, value = approval.topup
+                self.state.setdefault("gas_topups", {}).setdefault(pool_address, {})[f"{address}/{tx['nonce']}"] = str(
+                    value
+                )
             self.state["signed"].setdefault(slot, {})[request_digest] = result
             self._save()
             entry = self._log(
@@ -282,6 +287,9 @@ class EnclaveSigner:
             now=self.chain.latest_timestamp(),
             account_nonce=self.chain.nonce(address),
             gas_topup_max_wei=config.gas_topup_max_wei,
+            gas_topup_pool_max_wei=config.gas_topup_pool_max_wei,
+            gas_topups=self.state.setdefault("gas_topups", {}),
+            balance_of=self.chain.balance,
             max_tx_fee_wei=config.max_tx_fee_wei,
             launch_deadline_window_seconds=config.launch_deadline_window_seconds,
             refunds=self.state["refunds"],

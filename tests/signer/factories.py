@@ -160,6 +160,9 @@ class FakeChain:
 
     url = "fake://"
 
+    def __init__(self) -> None:
+        self.balances: dict[str, int] = {}  # what a test funded; everything else is untouched (0)
+
     def nonce(self, address: str) -> int:
         return 0
 
@@ -167,7 +170,7 @@ class FakeChain:
         return int(time.time())
 
     def balance(self, address: str) -> int:
-        return 0
+        return self.balances.get(address, 0)
 
     def erc20_balance(self, token: str, holder: str) -> int:
         return 0

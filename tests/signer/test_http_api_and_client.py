@@ -69,6 +69,7 @@ def test_register_sign_and_read_the_log_through_the_client(api):
     registered = client.register_pool(pool_id=7, chain_id=CHAIN_ID, params=params)
     assert registered["derivation_path"] == "pool/7" and registered["created"] is True
     assert client.addresses()["pools"]["7"]["address"] == registered["address"]
+    signer.chain.balances[registered["address"]] = 2 * ETHER  # the raise, at the pool address
     signed = client.sign(pool_id=7, tx=launch_tx(client, params))
     assert Account.recover_transaction(signed.raw_tx) == registered["address"]
     assert signed.intent["kind"] == "launch" and signed.intent["args"]["raiseAmount"] == str(2 * ETHER)

@@ -54,7 +54,10 @@ def _no_deposit_proves(citation, sender, pool):
     raise EvidenceRefused("deposit_not_found", "no chain in property tests")
 
 
-def context(*, now: int | None = None, prove=_no_deposit_proves) -> PolicyContext:
+RICH = 10**30  # the pool addresses hold plenty unless a test says otherwise
+
+
+def context(*, now: int | None = None, prove=_no_deposit_proves, balance: int = RICH) -> PolicyContext:
     return PolicyContext(
         chain_id=CHAIN_ID,
         contracts=KnownContracts(launcher=LAUNCHER, refunder=REFUNDER, raise_assets=frozenset({ZERO_ADDRESS, USDC})),
@@ -80,6 +83,7 @@ def context(*, now: int | None = None, prove=_no_deposit_proves) -> PolicyContex
         launch_deadline_window_seconds=3600,
         refunds={},
         prove_deposit=prove,
+        balance_of=lambda address: balance,
     )
 
 
@@ -333,3 +337,17 @@ def test_evidence_spent_by_a_refund_batch_that_reverted_can_be_refunded_again():
 
     assert isinstance(refused, Refusal) and refused.code == "already_refunded"
     assert not isinstance(allowed, Refusal), allowed
+
+
+def test_gas_top_ups_to_one_pool_stop_at_its_cap_and_a_launch_cannot_spend_them():
+    ctx = context(balance=2 * ETHER)
+    ctx.gas_topups[POOL_ADDRESS] = {"0xGas/0": str(GAS_TOPUP_MAX), "0xGas/1": str(10**17 - GAS_TOPUP_MAX)}
+    topup = wire_tx(to=POOL_ADDRESS, value=1, nonce=2)
+
+    over_cap = decide("gas", topup, ctx=ctx)
+    launch_with_topups = decide(POOL_ID, valid_launch(), ctx=ctx)  # 2 ETH held, 0.1 ETH of it top-ups
+    launch_without = decide(POOL_ID, valid_launch(), ctx=context(balance=2 * ETHER))
+
+    assert isinstance(over_cap, Refusal) and over_cap.code == "topup_cap"
+    assert isinstance(launch_with_topups, Refusal) and launch_with_topups.code == "bad_value"
+    assert not isinstance(launch_without, Refusal), launch_without
