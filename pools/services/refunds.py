@@ -79,7 +79,8 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
             pool.status, pool.status_reason = Pool.Status.REFUNDING, "A late deposit is being refunded."
             pool.save(update_fields=["status", "status_reason", "updated_at"])
         if Refund.objects.filter(pool=pool).exclude(status=Refund.Status.PAID).exists():
-            transaction.on_commit(lambda: advance_refunds.delay(pool_id))
+            # Best effort: with the broker down the refunds are still recorded, and resume_jobs starts them.
+            transaction.on_commit(lambda: advance_refunds.delay(pool_id), robust=True)
         return created
 
 
@@ -192,7 +193,9 @@ def refunds_advance(*, pool_id: int) -> int:
         if remaining == 0 and pool.status == Pool.Status.REFUNDING:
             with transaction.atomic():
                 locked = Pool.objects.select_for_update().get(pk=pool_id)
-                if locked.status == Pool.Status.REFUNDING:
+                # refund_request takes the same lock to add refunds: counted again under it, none can slip in.
+                unpaid = Refund.objects.filter(pool=locked).exclude(status=Refund.Status.PAID).exists()
+                if locked.status == Pool.Status.REFUNDING and not unpaid:
                     transition_pool(locked, Pool.Status.REFUNDED, reason="Every deposit was refunded in full.")
                     locked.save(update_fields=["status", "status_reason", "updated_at"])
                     paid = Refund.objects.filter(pool=locked, status=Refund.Status.PAID).aggregate(total=Sum("amount"))
