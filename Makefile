@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOLIDITY := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: run test bootstrap contracts lint format bench clean clean-data help
+.PHONY: run test test-faults bootstrap contracts lint format bench clean clean-data help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -16,6 +16,9 @@ run: bootstrap  ## run PostgreSQL, Redis, anvil, signer, worker, beat and web; C
 
 test: bootstrap  ## Django checks and the whole test suite against throwaway services
 	$(PY) scripts/devstack.py test $(PYTEST_ARGS)
+
+test-faults: bootstrap  ## fault injection: chain drops and 60 s stalls, restarts, SIGKILLs, reorgs, load (~10 min)
+	$(PY) scripts/devstack.py test tests/faults -m faults $(PYTEST_ARGS)
 
 bootstrap: $(VENV)/.installed node_modules/.installed build/contracts/.built  ## install what is missing (idempotent)
 
@@ -39,7 +42,7 @@ build/contracts/.built: $(SOLIDITY) scripts/compile-contracts.mjs node_modules/.
 contracts: build/contracts/.built  ## compile the Solidity sources (solc-js) into build/contracts
 
 bench: bootstrap  ## print the benchmark figures (see docs/benchmarks.md)
-	$(PY) scripts/devstack.py bench bench/gas.py bench/launch.py bench/indexing.py
+	$(PY) scripts/devstack.py bench bench/report.py
 
 lint:  ## ruff lint and format check
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from figures import publish  # noqa: E402 - bench/figures.py, next to this script
+
 from pools.chain.allocation import split_supply  # noqa: E402
 from pools.chain.contracts import encode_approve, encode_claim, encode_refund_erc20, encode_refund_eth  # noqa: E402
 from pools.chain.devnet import deploy_dev_fixtures  # noqa: E402
@@ -120,6 +122,13 @@ def main() -> int:
         print(f"{label:<{width}}  {gas:>10,}")
     print()
     print(f"launch gas, 10,000 vs 10 depositors: {large - small:+,} (only the root's calldata bytes can differ)")
+    for asset, gas in [("ETH", eth_refund), ("USDC", usdc_refund)]:
+        publish(
+            bench="refunds",
+            what=f"refund gas per recipient, {asset}",
+            figure=f"{gas:,} gas",
+            detail=f"a batch of {REFUND_BATCH} to new accounts, divided by {REFUND_BATCH} (bench/gas.py)",
+        )
     print(f"measured in {time.monotonic() - started:.1f} s")
     return 0 if abs(large - small) < 1_000 else 1
 

@@ -36,7 +36,9 @@ def index_chain_task(chain_id: int | None = None) -> dict:
     }
 
 
-@shared_task(bind=True, max_retries=None)
+# No result stored: nobody reads it, and sending a task with a result subscribes to the result backend, which
+# with Redis down blocks the sender (an API request) for ~20 s before it fails.
+@shared_task(bind=True, max_retries=None, ignore_result=True)
 def advance_launch(self, pool_id: int) -> str:
     """Advance a launch by as many steps as it can take now; re-queue itself until it is launched or failed."""
     from pools.services.launch import launch_advance
@@ -47,7 +49,7 @@ def advance_launch(self, pool_id: int) -> str:
     return launch.step if launch else "busy"
 
 
-@shared_task(bind=True, max_retries=None)
+@shared_task(bind=True, max_retries=None, ignore_result=True)
 def advance_refunds(self, pool_id: int) -> str:
     """Send and confirm a pool's refund batches; re-queue itself until every refund is paid."""
     from pools.services.refunds import refunds_advance

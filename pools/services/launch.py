@@ -119,7 +119,8 @@ def launch_request(*, pool_id: int, requested_by: str) -> Launch:
         transition_pool(pool, Pool.Status.LAUNCHING, reason=f"Launch requested by {requested_by}.")
         pool.save(update_fields=["status", "status_reason", "updated_at"])
         launch = Launch.objects.create(pool=pool, requested_by=requested_by[:100])
-        transaction.on_commit(lambda: advance_launch.delay(pool_id))
+        # Best effort, like every enqueue: with the broker down the launch is still recorded, and resume_jobs starts it.
+        transaction.on_commit(lambda: advance_launch.delay(pool_id), robust=True)
         return launch
 
 
