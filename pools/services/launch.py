@@ -251,7 +251,8 @@ def _params_json(params: LaunchParams) -> dict:
     return {name: plain(value) for name, value in params.__dict__.items()}
 
 
-def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
+def _fresh_launch_arguments(launch: Launch, pool: Pool) -> tuple[Fees, LaunchParams]:
+    """Current fees, and the launch's arguments with the oracle's answer, a deadline and the signer's log head now."""
     from pools.signer import signer_client
 
     w3 = web3_client()
@@ -263,6 +264,11 @@ def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
         log_head=signer_client().log_head()["hash"],
         w3=w3,
     )
+    return fees, params
+
+
+def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
+    fees, params = _fresh_launch_arguments(launch, pool)
     tx = create_transaction(
         pool=pool,
         purpose=ChainTransaction.Purpose.LAUNCH,
@@ -273,7 +279,6 @@ def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
         value=params.value,
         gas=LAUNCH_GAS_LIMIT,
         fees=fees,
-        w3=w3,
     )
     launch.transaction = tx
     launch.params = _params_json(params)
@@ -342,17 +347,7 @@ def _sending(launch: Launch, pool: Pool) -> None:
 
 def _rebuild_unsigned_launch(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
     """Fresh fees, price, deadline, log head and amount for a launch transaction not yet signed; same nonce."""
-    from pools.signer import signer_client
-
-    w3 = web3_client()
-    fees = current_fees(w3=w3)
-    params = build_launch_params(
-        pool=pool,
-        launch=launch,
-        raise_amount=launch_raise_amount(pool=pool, fees=fees, w3=w3),
-        log_head=signer_client().log_head()["hash"],
-        w3=w3,
-    )
+    fees, params = _fresh_launch_arguments(launch, pool)
     tx.data, tx.value = "0x" + encode_launch(params).hex(), params.value
     tx.max_fee_per_gas, tx.max_priority_fee_per_gas = fees.max_fee_per_gas, fees.max_priority_fee_per_gas
     tx.save(update_fields=["data", "value", "max_fee_per_gas", "max_priority_fee_per_gas", "updated_at"])
