@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -148,10 +149,18 @@ class FaultStack:
         if self.resumer is not None:
             self.resumer.stop()
         for worker in self.workers:
+            if worker.process.poll() is None:
+                # Cold shutdown (the test is over, nothing in flight matters), all of them at once.
+                worker.process.send_signal(signal.SIGQUIT)
+        for worker in self.workers:
             worker.stop()
         for signer in self.restarted_signers:
             signer.stop()
         self.proxy.stop()
+        from launchpad.celery import app
+
+        with contextlib.suppress(Exception):
+            app.control.purge()  # the next test's workers must not run this one's leftover retries
 
     # --- raises --------------------------------------------------------------------------------------------------
 
