@@ -34,7 +34,7 @@ from django.utils import timezone  # noqa: E402
 from eth_utils import keccak, to_checksum_address  # noqa: E402
 from figures import ms, publish  # noqa: E402
 
-from pools.chain import merkle  # noqa: E402
+from chain import merkle  # noqa: E402
 from pools.models import Agent, Allocation, Deposit, Launch, Pool  # noqa: E402
 from pools.services import launch as launch_service  # noqa: E402
 

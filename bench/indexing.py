@@ -66,9 +66,9 @@ def make_deposits(node, pools_eth: list, pools_usdc: list) -> tuple[int, int]:
     """Mine BLOCKS blocks of PER_BLOCK deposits; returns (first block, last block)."""
     from eth_utils import keccak, to_checksum_address
 
-    from pools.chain.artifacts import load_artifact
-    from pools.chain.devnet import deploy_contract
-    from pools.chain.rpc import JsonRpc
+    from chain.artifacts import load_artifact
+    from chain.devnet import deploy_contract
+    from chain.rpc import JsonRpc
 
     w3 = node.w3
     rpc = JsonRpc(url=node.rpc_url, timeout=120)
@@ -171,8 +171,8 @@ def run(database_url: str | None) -> None:
         from django.db.models import Sum
         from eth_utils import to_checksum_address
 
-        from pools.chain.devnet import deploy_dev_fixtures
-        from pools.chain.rpc import JsonRpc
+        from chain.devnet import deploy_dev_fixtures
+        from chain.rpc import JsonRpc
         from pools.indexer import chain as chain_indexer
         from pools.indexer.chain import ChainIndexer
         from pools.models import Deposit, IndexerCursor, Pool

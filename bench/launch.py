@@ -31,7 +31,7 @@ from django.utils import timezone  # noqa: E402
 from eth_utils import keccak, to_checksum_address  # noqa: E402
 from figures import ms, publish  # noqa: E402 - bench/figures.py, next to this script
 
-from pools.chain.devnet import deploy_dev_fixtures  # noqa: E402
+from chain.devnet import deploy_dev_fixtures  # noqa: E402
 from pools.models import Agent, Deposit, Launch, Pool  # noqa: E402
 from pools.services.launch import launch_advance, launch_request  # noqa: E402
 from pools.services.pools import pool_schedule  # noqa: E402

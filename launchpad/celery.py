@@ -15,6 +15,6 @@ app.autodiscover_tasks()
 @worker_init.connect
 def _refuse_wrong_chain(**_kwargs) -> None:
     """A worker pointed at the wrong chain must not start (it would index and sign for the wrong network)."""
-    from pools.chain.client import assert_configured_chain
+    from chain.client import assert_configured_chain
 
     assert_configured_chain()

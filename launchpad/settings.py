@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "launchpad",  # the project: the periodic task schedule and its management command
     "pools",
     "agent_api",
     "web",
@@ -155,11 +156,11 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 # --- REST API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "pools.api.pagination.LimitOffset",
+    "DEFAULT_PAGINATION_CLASS": "agent_api.pagination.LimitOffset",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "EXCEPTION_HANDLER": "pools.api.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "agent_api.errors.api_exception_handler",
     # Deny by default: a view is public only when it says AllowAny. Agents authenticate with API keys.
     "DEFAULT_AUTHENTICATION_CLASSES": ["agent_api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["agent_api.permissions.IsAgent"],

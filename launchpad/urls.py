@@ -6,7 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("api/v1/", include("pools.api.urls")),
+    path("api/v1/", include("agent_api.urls")),
     path("", include("pools.urls")),
     path("", include("web.urls")),
 ]

@@ -8,6 +8,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "launchpad.settings")
 
 application = get_wsgi_application()
 
-from pools.chain.client import assert_configured_chain  # noqa: E402 - needs configured settings
+from chain.client import assert_configured_chain  # noqa: E402 - needs configured settings
 
 assert_configured_chain()

@@ -1,4 +1,4 @@
-"""Business-rule errors raised by services; the API maps each to HTTP 4xx with its stable code (pools/api/errors.py)."""
+"""Business-rule errors raised by services; the API maps each to HTTP 4xx with its stable code (agent_api/errors.py)."""
 
 
 class ApplicationError(Exception):

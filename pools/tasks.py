@@ -96,8 +96,8 @@ def pools_on_time() -> dict:
 @shared_task(acks_late=False)
 def refresh_dev_price_feeds() -> str:
     """Local development chain only: keep the development price feeds fresh (Chainlink's heartbeat does elsewhere)."""
-    from pools.chain.client import chain_deployment, web3_client
-    from pools.chain.devnet import refresh_dev_price_feeds as refresh
+    from chain.client import chain_deployment, web3_client
+    from chain.devnet import refresh_dev_price_feeds as refresh
     from pools.services.gas import LOCAL_CHAIN_IDS
 
     w3 = web3_client()

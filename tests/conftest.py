@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pools.chain.devnet import ChainDeployment, deploy_dev_fixtures
+from chain.devnet import ChainDeployment, deploy_dev_fixtures
 from tests.anvil import AnvilNode, start_anvil
 from tests.processes import start_signer
 

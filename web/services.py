@@ -18,8 +18,9 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from siwe import SiweMessage, VerificationError
 
+from chain.client import chain_deployment
+from chain.reads import PairTarget, price_feed_for, quote_asset_for, read_chain
 from pools.models import Pool
-from web import chain
 from web.market import current_cumulative
 from web.models import FeedSnapshot, PriceSnapshot, SiweNonce
 
@@ -130,23 +131,23 @@ def snapshots_take(*, chain_id: int | None = None) -> SnapshotReport:
         )
     )
     targets = [
-        chain.PairTarget(
+        PairTarget(
             pool_id=pool.pk,
             pair=pool.launch.pair_address,
             token=pool.launch.token_address,
-            quote_asset=chain.quote_asset_for(raise_asset=pool.raise_asset),
+            quote_asset=quote_asset_for(raise_asset=pool.raise_asset),
             holders_locked=tuple(a for a in (pool.launch.claim_vault_address, pool.launch.vesting_wallet_address) if a),
         )
         for pool in pools
     ]
     # Every asset a pool may raise in gets its feed read, launched or not: open pools show their raise in USD.
-    usdc = chain.chain_deployment().usdc
+    usdc = chain_deployment().usdc
     raise_assets = {"", *(asset_key(pool.raise_asset) for pool in pools), *([asset_key(usdc)] if usdc else [])}
-    assets = {asset: chain.price_feed_for(raise_asset=asset) for asset in raise_assets}
+    assets = {asset: price_feed_for(raise_asset=asset) for asset in raise_assets}
     symbols = {"": "ETH", **({asset_key(usdc): "USDC"} if usdc else {})}
     symbols.update({asset_key(pool.raise_asset): pool.raise_asset_symbol for pool in pools if pool.raise_asset})
     feeds = sorted({feed for feed in assets.values() if feed})
-    reading = chain.read_chain(pairs=targets, feeds=feeds)
+    reading = read_chain(pairs=targets, feeds=feeds)
     asset_of_pool = {pool.pk: asset_key(pool.raise_asset) for pool in pools}
     with transaction.atomic():
         FeedSnapshot.objects.bulk_create(

@@ -15,12 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from eth_utils import is_address, to_checksum_address
 
-from pools.chain.contracts import encode_claim
-from pools.chain.errors import ChainError
+from chain.contracts import encode_claim
+from chain.errors import ChainError
+from chain.reads import claim_status
 from pools.models import Pool
 from pools.signer_client import SignerError
 from web import presentation, selectors, transparency
-from web.chain import claim_status
 from web.services import SiweError, siwe_login_verify, siwe_message_prepare
 
 POOLS_PER_PAGE = 24

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from pools.indexer.constants import WATCHED_STATUSES
 from pools.models import Deposit, Pool
 

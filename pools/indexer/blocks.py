@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import BlockHeader, BlockWindow, ChainBlocks
 from pools.indexer.errors import ChainChangedDuringFetch
 

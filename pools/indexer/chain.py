@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from pools.chain.errors import RpcResponseTooLarge, RpcTimeout
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.errors import RpcResponseTooLarge, RpcTimeout
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import BlockWindow, ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
 from pools.indexer.blocks import fetch_blocks
 from pools.indexer.confirmations import confirm_deposits

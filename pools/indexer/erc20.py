@@ -11,7 +11,7 @@ import logging
 
 from eth_utils import to_checksum_address
 
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
 from pools.indexer.constants import ADDRESSES_PER_LOG_FILTER, TRANSFER_TOPIC
 from pools.indexer.errors import ChainChangedDuringFetch

@@ -1,6 +1,6 @@
-"""Errors of the indexer itself (the chain's own errors are in pools/chain/errors.py)."""
+"""Errors of the indexer itself (the chain's own errors are in chain/errors.py)."""
 
-from pools.chain.errors import ChainError
+from chain.errors import ChainError
 
 
 class ChainChangedDuringFetch(ChainError):

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
-from pools.chain.errors import RpcError
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.errors import RpcError
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
 from pools.indexer.constants import TRACES_PER_REQUEST
 from pools.models import Deposit

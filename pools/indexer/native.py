@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from eth_utils import to_checksum_address
 
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
 from pools.indexer.errors import ChainChangedDuringFetch
 from pools.models import Deposit

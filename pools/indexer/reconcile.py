@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import WatchedPool
 from pools.indexer.erc20 import address_topic
 from pools.models import ChainTransaction, Deposit, IndexerCursor, Launch, Pool, Refund

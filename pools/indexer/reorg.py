@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from pools.indexer.constants import KEEP_BLOCKS
 from pools.indexer.errors import ReorgTooDeep
 from pools.models import Deposit, IndexedBlock, IndexerCursor

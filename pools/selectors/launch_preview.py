@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pools.chain.allocation import TOKEN_DECIMALS, liquidity_tokens, split_raise, split_supply
+from chain.allocation import TOKEN_DECIMALS, liquidity_tokens, split_raise, split_supply
 from pools.models import Pool
 from pools.units import format_units
 
@@ -53,8 +53,8 @@ class LaunchPreview:
 
 def _oracle_answer(pool: Pool) -> tuple[int | None, str]:
     try:
-        from pools.chain.client import chain_deployment
-        from pools.chain.oracle import read_price_feed
+        from chain.client import chain_deployment
+        from chain.oracle import read_price_feed
 
         deployment = chain_deployment()
         feed = read_price_feed(address=deployment.eth_usd_feed if pool.is_native else deployment.usdc_usd_feed)

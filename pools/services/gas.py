@@ -9,9 +9,10 @@ import logging
 from django.conf import settings
 from web3 import Web3
 
-from pools.chain.client import web3_client
-from pools.chain.txmanager import advance, create_transaction, current_fees
+from chain.client import web3_client
+from chain.transactions import current_fees
 from pools.models import ChainTransaction, Pool
+from pools.services.transactions import advance, create_transaction
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 BEAT_HEARTBEAT_KEY = "launchpad:beat:heartbeat"
-# Beat fires the heartbeat every 15 s (pools/schedules.py); three missed beats mean it is not running.
+# Beat fires the heartbeat every 15 s (launchpad/schedules.py); three missed beats mean it is not running.
 BEAT_STALE_AFTER_SECONDS = 45
 
 
@@ -51,7 +51,7 @@ def _check_redis() -> dict:
 
 
 def _check_chain() -> dict:
-    from pools.chain.client import check_chain_id
+    from chain.client import check_chain_id
 
     status = check_chain_id()
     return {"chain_id": status.chain_id, "block_number": status.block_number}

@@ -16,8 +16,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from pools.chain.errors import ChainError, ChainIdMismatch
-from pools.chain.rpc import JsonRpc, hex_int, json_rpc
+from chain.errors import ChainError, ChainIdMismatch
+from chain.rpc import JsonRpc, hex_int, json_rpc
 from pools.indexer.base import WatchedPools
 from pools.indexer.chain import ChainIndexer, StepOutcome
 from pools.indexer.constants import KEEP_BLOCKS, RECONCILE_EVERY_SECONDS, TIME_BUDGET_SECONDS

@@ -22,9 +22,9 @@ from django.utils import timezone
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from pools.chain.allocation import allocate_pro_rata, split_supply
-from pools.chain.client import chain_deployment, web3_client
-from pools.chain.contracts import (
+from chain.allocation import allocate_pro_rata, split_supply
+from chain.client import chain_deployment, web3_client
+from chain.contracts import (
     LaunchParams,
     decode_launched,
     describe_revert,
@@ -33,9 +33,9 @@ from pools.chain.contracts import (
     pool_id_bytes32,
     predict_token_address,
 )
-from pools.chain.merkle import AllocationTree
-from pools.chain.oracle import read_price_feed
-from pools.chain.txmanager import Fees, abandon, advance, create_transaction, current_fees, latest_in_family
+from chain.merkle import AllocationTree
+from chain.oracle import read_price_feed
+from chain.transactions import Fees, current_fees
 from pools.errors import ApplicationError
 from pools.faults import crash_point
 from pools.locks import advisory_lock
@@ -43,6 +43,7 @@ from pools.models import Allocation, ChainTransaction, Deposit, IndexedBlock, In
 from pools.services import events
 from pools.services.gas import ensure_gas
 from pools.services.pools import transition_pool
+from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
 
 logger = logging.getLogger(__name__)
 

@@ -138,7 +138,7 @@ def _validate(pool: Pool, *, for_schedule: bool) -> None:
 
 def signer_registration_params(*, pool: Pool) -> dict:
     """The parameters the signer seals for this pool and checks every launch against (amounts as strings)."""
-    from pools.chain.client import chain_deployment
+    from chain.client import chain_deployment
 
     zero = "0x0000000000000000000000000000000000000000"
     deployment = chain_deployment()

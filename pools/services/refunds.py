@@ -16,15 +16,15 @@ from django.db.models import Sum
 from django.utils import timezone
 from web3 import Web3
 
-from pools.chain.client import chain_deployment, web3_client
-from pools.chain.contracts import decode_refunded, encode_approve, encode_refund_erc20, encode_refund_eth
-from pools.chain.txmanager import advance, create_transaction, latest_in_family
+from chain.client import chain_deployment, web3_client
+from chain.contracts import decode_refunded, encode_approve, encode_refund_erc20, encode_refund_eth
 from pools.errors import ApplicationError
 from pools.locks import advisory_lock
 from pools.models import ChainTransaction, Deposit, Pool, Refund
 from pools.services import events
 from pools.services.gas import ensure_gas
 from pools.services.pools import transition_pool
+from pools.services.transactions import advance, create_transaction, latest_in_family
 
 TxStatus = ChainTransaction.Status
 REFUNDABLE_STATUSES = [Pool.Status.LAUNCHED, Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]

@@ -7,7 +7,7 @@ from django.db import connection
 from django.urls import reverse
 
 from agent_api.models import IdempotencyRecord
-from pools.chain.errors import ChainUnavailable
+from chain.errors import ChainUnavailable
 from pools.models import Launch, Pool
 from tests.api.conftest import assert_error, make_agent_with_key
 from tests.factories import PoolFactory

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from tests.anvil import PROJECT_ROOT
 from tests.indexer.support import ChainDriver
 

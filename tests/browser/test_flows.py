@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import expect
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment
-from pools.chain.oracle import read_price_feed
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment
+from chain.oracle import read_price_feed
 from pools.models import Allocation, Pool
 from pools.services.indexing import index_chain
 from tests.anvil import ANVIL_CHAIN_ID

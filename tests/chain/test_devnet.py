@@ -5,9 +5,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from web3 import Web3
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import assert_configured_chain, chain_deployment, check_chain_id
-from pools.chain.errors import ChainIdMismatch, ChainUnavailable
+from chain.artifacts import load_artifact
+from chain.client import assert_configured_chain, chain_deployment, check_chain_id
+from chain.errors import ChainIdMismatch, ChainUnavailable
 
 pytestmark = pytest.mark.chain
 

@@ -14,9 +14,9 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from pools.chain.allocation import allocate_pro_rata, bps_share
-from pools.chain.artifacts import load_artifact
-from pools.chain.contracts import (
+from chain.allocation import allocate_pro_rata, bps_share
+from chain.artifacts import load_artifact
+from chain.contracts import (
     NATIVE_ASSET,
     LaunchedEvent,
     LaunchParams,
@@ -26,8 +26,8 @@ from pools.chain.contracts import (
     pool_id_bytes32,
     selector,
 )
-from pools.chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER, ChainDeployment, deploy_contract
-from pools.chain.merkle import AllocationTree
+from chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER, ChainDeployment, deploy_contract
+from chain.merkle import AllocationTree
 from tests.anvil import AnvilNode
 
 ETHER = 10**18

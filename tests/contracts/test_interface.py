@@ -1,4 +1,4 @@
-"""The agreed on-chain interface (docs/chain-interface.md) = the compiled contracts = pools/chain/contracts.py."""
+"""The agreed on-chain interface (docs/chain-interface.md) = the compiled contracts = chain/contracts.py."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.contracts import (
+from chain.artifacts import load_artifact
+from chain.contracts import (
     LAUNCH_PARAMS_FIELDS,
     LAUNCH_RECORD_FIELDS,
     LAUNCH_SELECTOR,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from math import isqrt
 
-from pools.chain.allocation import liquidity_tokens, split_raise, split_supply
-from pools.chain.contracts import DEAD_ADDRESS, LaunchParams, predict_pair_address, predict_token_address
-from pools.chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER
+from chain.allocation import liquidity_tokens, split_raise, split_supply
+from chain.contracts import DEAD_ADDRESS, LaunchParams, predict_pair_address, predict_token_address
+from chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER
 from tests.contracts.support import (
     AGENT,
     DAY,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from web3.exceptions import ContractLogicError
 
-from pools.chain.contracts import encode_launch, predict_token_address
-from pools.chain.devnet import DEV_ETH_USD_ANSWER
+from chain.contracts import encode_launch, predict_token_address
+from chain.devnet import DEV_ETH_USD_ANSWER
 from tests.contracts.support import (
     ETHER,
     TREASURY,

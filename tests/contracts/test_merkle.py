@@ -9,9 +9,9 @@ from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.devnet import deploy_contract
-from pools.chain.merkle import AllocationTree, StandardMerkleTree, leaf_hash, process_proof
+from chain.artifacts import load_artifact
+from chain.devnet import deploy_contract
+from chain.merkle import AllocationTree, StandardMerkleTree, leaf_hash, process_proof
 
 # Dumps written by @openzeppelin/merkle-tree 1.0.6 (its repository's test/dumps/standard-v1.*.json).
 OZ_SORTED_DUMP = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pools.chain.contracts import (
+from chain.contracts import (
     NATIVE_ASSET,
     decode_refunded,
     encode_approve,

@@ -8,7 +8,7 @@ import pytest
 # The invariants are asserted in helper modules: let pytest explain their failures as it does a test's.
 pytest.register_assert_rewrite("tests.faults.invariants", "tests.faults.support")
 
-from pools.chain.rpc import JsonRpc  # noqa: E402
+from chain.rpc import JsonRpc  # noqa: E402
 from tests.faults.support import FaultStack  # noqa: E402
 from tests.faults.tcp_proxy import TcpProxy  # noqa: E402
 from tests.indexer.support import ChainDriver  # noqa: E402

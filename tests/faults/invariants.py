@@ -8,9 +8,9 @@ from collections import Counter
 from django.db.models import Sum
 from web3 import Web3
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment
-from pools.chain.contracts import LAUNCHED_TOPIC, REFUNDED_TOPIC, LaunchedEvent, decode_launched, decode_refunded
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment
+from chain.contracts import LAUNCHED_TOPIC, REFUNDED_TOPIC, LaunchedEvent, decode_launched, decode_refunded
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from tests.faults.support import FaultStack, Raise, SentDeposit
 from tests.indexer.support import ChainDriver

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment
 from pools.models import Launch, Pool
 from pools.services.indexing import index_chain
 from pools.services.launch import launch_request

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 from eth_utils import keccak, to_checksum_address
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from pools.models import Allocation, Deposit, IndexerCursor, Pool
 from pools.services.indexing import index_chain
 from tests.anvil import ANVIL_CHAIN_ID, PROJECT_ROOT

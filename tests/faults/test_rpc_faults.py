@@ -15,8 +15,8 @@ from datetime import timedelta
 import pytest
 from django.db import connections
 
-from pools.chain.client import chain_deployment
-from pools.chain.errors import ChainError
+from chain.client import chain_deployment
+from chain.errors import ChainError
 from pools.models import Deposit
 from tests.faults.invariants import assert_all, assert_credited, assert_deposits_exact
 from tests.faults.support import FAULT_SECONDS, FaultStack, SentDeposit, wait_for

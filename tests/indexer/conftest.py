@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from pools.models import IndexerCursor, Pool
 from tests.anvil import ANVIL_CHAIN_ID
 from tests.factories import PoolFactory

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from eth_utils import keccak, to_checksum_address
 from web3.contract import Contract
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.devnet import deploy_contract
-from pools.chain.rpc import JsonRpc, hex_int
+from chain.artifacts import load_artifact
+from chain.devnet import deploy_contract
+from chain.rpc import JsonRpc, hex_int
 from tests.anvil import AnvilNode
 
 ETHER = 10**18

@@ -19,8 +19,8 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.rpc import hex_int
+from chain.artifacts import load_artifact
+from chain.rpc import hex_int
 from pools.models import Deposit, IndexerCursor, Pool, WhitelistEntry
 from pools.services.indexing import index_chain
 from tests.anvil import ANVIL_CHAIN_ID

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.chain, pytest.mark.django_db]
 
 @pytest.fixture
 def usdc(chain, dev_chain):
-    from pools.chain.artifacts import load_artifact
+    from chain.artifacts import load_artifact
 
     return chain.w3.eth.contract(address=dev_chain.usdc, abi=load_artifact("TestUSDC").abi)
 

@@ -35,7 +35,7 @@ def test_ether_that_arrived_unseen_is_flagged_as_a_difference(chain, cursor, eth
 
 
 def test_a_pending_deposit_is_on_neither_side(chain, cursor, eth_pool, usdc_pool, dev_chain):
-    from pools.chain.artifacts import load_artifact
+    from chain.artifacts import load_artifact
 
     usdc = chain.w3.eth.contract(address=dev_chain.usdc, abi=load_artifact("TestUSDC").abi)
     alice = fresh_address("alice")

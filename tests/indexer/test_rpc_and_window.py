@@ -2,8 +2,8 @@
 
 import pytest
 
-from pools.chain.errors import ChainUnavailable, RpcError, RpcMethodUnsupported, RpcResponseTooLarge
-from pools.chain.rpc import JsonRpc, _error_for
+from chain.errors import ChainUnavailable, RpcError, RpcMethodUnsupported, RpcResponseTooLarge
+from chain.rpc import JsonRpc, _error_for
 from pools.indexer.constants import MAX_WINDOW, MIN_WINDOW
 from pools.indexer.window import next_window, shrunk
 from pools.models import Deposit, IndexerCursor
@@ -78,7 +78,7 @@ class NarrowLogsRpc(JsonRpc):
 @pytest.mark.chain
 @pytest.mark.django_db
 def test_a_too_wide_request_shrinks_the_window_and_nothing_is_missed(chain, cursor, usdc_pool, dev_chain):
-    from pools.chain.artifacts import load_artifact
+    from chain.artifacts import load_artifact
 
     usdc = chain.w3.eth.contract(address=dev_chain.usdc, abi=load_artifact("TestUSDC").abi)
     senders = [fresh_address(f"sender-{i}") for i in range(6)]

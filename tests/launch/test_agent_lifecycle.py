@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 
 from agent_api.models import AgentBounds, AllowedRaiseAsset, WebhookDelivery, WebhookEndpoint
 from agent_api.services.api_keys import api_key_create
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment
-from pools.chain.contracts import decode_launched, encode_claim
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment
+from chain.contracts import decode_launched, encode_claim
 from pools.models import Launch, Pool, Refund
 from tests.factories import AgentFactory
 from tests.indexer.support import ETHER, fresh_address

@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db import connections
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.contracts import decode_launched, encode_claim
-from pools.chain.devnet import refresh_dev_price_feeds
-from pools.chain.rpc import JsonRpc
+from chain.artifacts import load_artifact
+from chain.contracts import decode_launched, encode_claim
+from chain.devnet import refresh_dev_price_feeds
+from chain.rpc import JsonRpc
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.indexing import index_chain
 from pools.services.launch import launch_advance, launch_give_up, launch_request
@@ -155,7 +155,7 @@ def topped_up(pool: Pool) -> int:
 
 
 def _deployment():
-    from pools.chain.client import chain_deployment
+    from chain.client import chain_deployment
 
     return chain_deployment()
 

@@ -3,11 +3,11 @@
 import pytest
 from django.urls import reverse
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment
-from pools.chain.oracle import read_price_feed
-from pools.chain.rpc import JsonRpc
-from pools.schedules import PERIODIC_TASKS
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment
+from chain.oracle import read_price_feed
+from chain.rpc import JsonRpc
+from launchpad.schedules import PERIODIC_TASKS
 from tests.indexer.support import ETHER, ChainDriver
 from tests.web.launching import launch_a_pool
 from web import market

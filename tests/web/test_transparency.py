@@ -6,7 +6,7 @@ import sys
 import pytest
 from django.urls import reverse
 
-from pools.chain.rpc import JsonRpc
+from chain.rpc import JsonRpc
 from tests.anvil import PROJECT_ROOT
 from tests.indexer.support import ChainDriver
 from tests.launch.test_lifecycle import scheduled_pool

@@ -1,26 +1,22 @@
 """One JSON error shape for the API: {"error": {"code": "...", "message": "...", "details": {...}}}.
 
-ApplicationError lives in pools/errors.py (services raise it); it is re-exported here. DRF is imported only when an
-error is handled: DRF's settings import the API key authentication, which imports services, which must not import DRF
-back while it is half-loaded.
+Services raise ApplicationError (pools/errors.py, and the API's own in agent_api/services); this handler turns it, and
+every DRF error, into that shape with a stable code.
 """
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
 
 from pools.errors import ApplicationError
 
-__all__ = ["ApplicationError", "api_exception_handler"]
 
-
-def _error(status: int, code: str, message: str, details):
-    from rest_framework.response import Response
-
+def _error(status: int, code: str, message: str, details) -> Response:
     return Response({"error": {"code": code, "message": message, "details": details}}, status=status)
 
 
 def api_exception_handler(exc, context):
     """DRF's exception handler, reshaped so that every error carries a stable code and a human message."""
-    from rest_framework import exceptions
-    from rest_framework.views import exception_handler
-
     if isinstance(exc, ApplicationError):
         return _error(exc.status_code, exc.code, exc.message, exc.details)
     response = exception_handler(exc, context)

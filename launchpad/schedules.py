@@ -1,4 +1,5 @@
-"""Every periodic task, declared in one place; `manage.py setup_periodic_tasks` upserts them into the beat schedule."""
+"""Every periodic task of every room, declared in one place (the project knows all the rooms; no room knows another's
+tasks); `manage.py setup_periodic_tasks` upserts them into the beat schedule."""
 
 from dataclasses import dataclass
 

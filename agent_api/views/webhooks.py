@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from agent_api.models import WebhookEndpoint, WebhookEvent
 from agent_api.schema import error_responses
 from agent_api.services.webhooks import webhook_endpoint_create, webhook_endpoint_delete
-from pools.api.idempotent import IDEMPOTENCY_KEY_OPTIONAL, idempotent_response, run_idempotently
+from agent_api.views.idempotent import IDEMPOTENCY_KEY_OPTIONAL, idempotent_response, run_idempotently
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from web3 import Web3
 
-from pools.chain.artifacts import ArtifactMissing, load_artifact
+from chain.artifacts import ArtifactMissing, load_artifact
 
 # The development ETH/USD answer: $3,000.00000000 with Chainlink's 8 decimals for USD feeds.
 DEV_ETH_USD_DECIMALS = 8

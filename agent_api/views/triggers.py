@@ -12,11 +12,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_api.schema import error_responses
-from agent_api.selectors.pools import launch_get_for_pool, pool_get_for_agent
-from pools.api.idempotent import IDEMPOTENCY_KEY_REQUIRED, idempotent_response, run_idempotently
-from pools.api.serializers import LaunchStatusSerializer, WeiAmount
-from pools.chain.errors import ChainError
+from agent_api.serializers import LaunchStatusSerializer, WeiAmount
+from agent_api.views.idempotent import IDEMPOTENCY_KEY_REQUIRED, idempotent_response, run_idempotently
+from chain.errors import ChainError
 from pools.errors import ApplicationError
+from pools.selectors.pools import launch_get_for_pool, pool_get_for_agent
 from pools.services import launch, refunds
 from pools.signer_client import SignerError
 

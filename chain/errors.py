@@ -36,3 +36,19 @@ class RpcMethodUnsupported(RpcError):
 
 class RpcTimeout(ChainUnavailable):
     """The node did not answer in time; for a wide request, asking for less usually helps."""
+
+
+class NonceTooLow(ChainError):
+    """The node says the nonce was already used: the transaction (or another at that nonce) is mined."""
+
+
+class AlreadyKnown(ChainError):
+    """The node already has this transaction in its pool: rebroadcasting it is a no-op."""
+
+
+class InsufficientFunds(ChainError):
+    """The sender cannot pay value + gas: top it up, or the request is wrong."""
+
+
+class ReplacementUnderpriced(ChainError):
+    """A transaction at this nonce with higher fees is already pending."""

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from web3 import Web3
 
-from pools.chain.devnet import ChainDeployment
-from pools.chain.errors import ChainIdMismatch, ChainUnavailable, DeploymentMissing
+from chain.devnet import ChainDeployment
+from chain.errors import ChainIdMismatch, ChainUnavailable, DeploymentMissing
 
 logger = logging.getLogger(__name__)
 

@@ -1,14 +1,14 @@
-"""Upsert pools.schedules.PERIODIC_TASKS into django-celery-beat, and disable the ones no longer declared."""
+"""Upsert launchpad.schedules.PERIODIC_TASKS into django-celery-beat, and disable the ones no longer declared."""
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from pools.schedules import PERIODIC_TASKS
+from launchpad.schedules import PERIODIC_TASKS
 
 
 class Command(BaseCommand):
-    help = "Declare the periodic tasks (from pools/schedules.py) in the beat schedule."
+    help = "Declare the periodic tasks (from launchpad/schedules.py) in the beat schedule."
 
     @transaction.atomic
     def handle(self, *args, **options):

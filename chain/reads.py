@@ -1,6 +1,7 @@
-"""The website's chain reads, read-only: claim status for the claim page, and one batched read per snapshot run.
+"""Chain reads for the website and dashboard, read-only: a claim's status, and every launched pair's reserves and
+every price feed's answer at one block, in one batched read.
 
-I/O at the edge, like pools/chain: callers get plain dataclasses of integers, and chain errors as pools.chain.errors.
+Callers get plain dataclasses of integers, and chain errors as chain.errors.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ from eth_utils import keccak, to_checksum_address
 from requests.exceptions import RequestException
 from web3.exceptions import Web3Exception
 
-from pools.chain.artifacts import load_artifact
-from pools.chain.client import chain_deployment, web3_client
-from pools.chain.errors import ChainError, ChainUnavailable
-from pools.chain.rpc import hex_int, json_rpc
+from chain.artifacts import load_artifact
+from chain.client import chain_deployment, web3_client
+from chain.errors import ChainError, ChainUnavailable
+from chain.rpc import hex_int, json_rpc
 
 
 def _selector(signature: str) -> str:

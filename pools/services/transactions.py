@@ -5,94 +5,45 @@ broadcast, the same bytes rebroadcast on retry, a stuck one replaced with fees r
                                                                                  → replaced (same nonce, higher fees)
 
 Every function here is safe to call again after a crash at any point: it reads the row's state and continues.
-Modelled on Chainlink's transaction manager.
+Modelled on Chainlink's transaction manager. The stateless half (fees, broadcast, receipts, the node's errors as
+types) is chain/transactions.py; this half keeps the rows, so it lives beside them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from web3 import Web3
-from web3.exceptions import TransactionNotFound, Web3RPCError
 
-from pools.chain.client import web3_client
-from pools.chain.errors import ChainError, ChainUnavailable
+from chain.client import web3_client
+from chain.errors import AlreadyKnown, InsufficientFunds, NonceTooLow, ReplacementUnderpriced
+from chain.transactions import Fees, current_fees, mined_nonce, send_raw_transaction, transaction_receipt
 from pools.faults import crash_point
 from pools.models import ChainTransaction, NonceSequence, Pool
+from pools.signer import signer_client
+from pools.signer_client import SignerRefused
 
 logger = logging.getLogger(__name__)
 
 Status = ChainTransaction.Status
-# Fees: twice the current base fee plus the tip leaves room for six full blocks of base-fee growth.
-BASE_FEE_MULTIPLIER = 2
-DEFAULT_PRIORITY_FEE_WEI = 10**9  # 1 gwei
-REPLACEMENT_FEE_BUMP_PERCENT = 125  # nodes demand ≥ 110% to replace; 125% clears that with margin
 STUCK_AFTER = timedelta(seconds=60)
 REBROADCAST_AFTER = timedelta(seconds=15)
-
-
-class NonceTooLow(ChainError):
-    """The node says the nonce was already used: the transaction (or another at that nonce) is mined."""
-
-
-class AlreadyKnown(ChainError):
-    """The node already has this transaction in its pool: rebroadcasting it is a no-op."""
-
-
-class InsufficientFunds(ChainError):
-    """The sender cannot pay value + gas: top it up, or the request is wrong."""
-
-
-class ReplacementUnderpriced(ChainError):
-    """A transaction at this nonce with higher fees is already pending."""
-
-
-class TransactionReverted(ChainError):
-    """The transaction was mined but reverted."""
-
-
-_NODE_ERRORS = [
-    ("nonce too low", NonceTooLow),
-    ("already known", AlreadyKnown),
-    ("known transaction", AlreadyKnown),
-    ("insufficient funds", InsufficientFunds),
-    ("replacement transaction underpriced", ReplacementUnderpriced),
-    ("transaction underpriced", ReplacementUnderpriced),
-]
-
-
-def _typed_node_error(error: Exception) -> ChainError:
-    text = str(error).lower()
-    for fragment, kind in _NODE_ERRORS:
-        if fragment in text:
-            return kind(str(error))
-    return ChainError(str(error))
-
-
-@dataclass(frozen=True)
-class Fees:
-    max_fee_per_gas: int
-    max_priority_fee_per_gas: int
-
-
-def current_fees(*, w3: Web3 | None = None) -> Fees:
-    w3 = w3 or web3_client()
-    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
-    return Fees(
-        max_fee_per_gas=base_fee * BASE_FEE_MULTIPLIER + DEFAULT_PRIORITY_FEE_WEI,
-        max_priority_fee_per_gas=DEFAULT_PRIORITY_FEE_WEI,
-    )
+# What a replacement keeps of the transaction it replaces: everything but the fees (the same request, same nonce).
+REPLACEMENT_COPIES = (
+    "pool", "purpose", "signer_key", "chain_id", "from_address", "nonce", "to_address", "data", "value", "gas",
+    "evidence",
+)  # fmt: skip
 
 
 def _allocate_nonce(*, chain_id: int, address: str, w3: Web3) -> int:
     """The next nonce of `address`: a gap left by an abandoned request first, else from our sequence, never below
     what the chain has already mined."""
     sequence, _ = NonceSequence.objects.select_for_update().get_or_create(chain_id=chain_id, address=address)
-    mined = w3.eth.get_transaction_count(Web3.to_checksum_address(address), "latest")
+    mined = mined_nonce(address=address, w3=w3)
     gap = (
         ChainTransaction.objects.select_for_update()
         .filter(chain_id=chain_id, from_address=address, status=Status.FAILED, raw_tx="", nonce__gte=mined)
@@ -174,8 +125,6 @@ def sign(tx: ChainTransaction) -> ChainTransaction:
     Asking again for the same request at the same nonce returns the same bytes (the signer remembers), so a crash
     between the signer's answer and our save is harmless.
     """
-    from pools.signer import signer_client
-
     if tx.status != Status.UNSTARTED:
         return tx
     signed = signer_client().sign(pool_id=tx.signer_key, tx=_wire(tx), evidence=tx.evidence)
@@ -193,15 +142,8 @@ def broadcast(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransacti
     w3 = w3 or web3_client()
     if tx.status not in (Status.IN_PROGRESS, Status.UNCONFIRMED):
         return tx
-    try:
-        w3.eth.send_raw_transaction(tx.raw_tx)
-    except (Web3RPCError, ValueError) as error:
-        typed = _typed_node_error(error)
-        if not isinstance(typed, AlreadyKnown | NonceTooLow):
-            raise typed from error
-        # Already in the pool, or already mined: the receipt will tell.
-    except OSError as error:
-        raise ChainUnavailable(str(error)) from error
+    with contextlib.suppress(AlreadyKnown, NonceTooLow):  # already in the pool, or mined: the receipt will tell
+        send_raw_transaction(tx.raw_tx, w3=w3)
     crash_point("sent")  # between the broadcast and our record of it
     crash_point(f"sent:{tx.purpose}")
     now = timezone.now()
@@ -211,13 +153,6 @@ def broadcast(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransacti
     tx.last_broadcast_at = now
     tx.save(update_fields=["status", "broadcast_count", "first_broadcast_at", "last_broadcast_at", "updated_at"])
     return tx
-
-
-def _receipt(w3: Web3, tx_hash: str):
-    try:
-        return w3.eth.get_transaction_receipt(tx_hash)
-    except TransactionNotFound:
-        return None
 
 
 def _same_nonce_family(tx: ChainTransaction):
@@ -230,7 +165,7 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
     if tx.status != Status.UNCONFIRMED:
         return tx
     for candidate in _same_nonce_family(tx).exclude(tx_hash="").order_by("-id"):
-        receipt = _receipt(w3, candidate.tx_hash)
+        receipt = transaction_receipt(candidate.tx_hash, w3=w3)
         if receipt is None:
             continue
         with transaction.atomic():
@@ -267,20 +202,11 @@ def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTr
         locked = ChainTransaction.objects.select_for_update().get(pk=tx.pk)
         if locked.status != Status.UNCONFIRMED or hasattr(locked, "replaced_by"):
             return locked
+        fees = Fees(locked.max_fee_per_gas, locked.max_priority_fee_per_gas).bumped()
         replacement = ChainTransaction.objects.create(
-            pool=locked.pool,
-            purpose=locked.purpose,
-            signer_key=locked.signer_key,
-            chain_id=locked.chain_id,
-            from_address=locked.from_address,
-            nonce=locked.nonce,
-            to_address=locked.to_address,
-            data=locked.data,
-            value=locked.value,
-            gas=locked.gas,
-            max_fee_per_gas=locked.max_fee_per_gas * REPLACEMENT_FEE_BUMP_PERCENT // 100,
-            max_priority_fee_per_gas=locked.max_priority_fee_per_gas * REPLACEMENT_FEE_BUMP_PERCENT // 100,
-            evidence=locked.evidence,
+            **{field: getattr(locked, field) for field in REPLACEMENT_COPIES},
+            max_fee_per_gas=fees.max_fee_per_gas,
+            max_priority_fee_per_gas=fees.max_priority_fee_per_gas,
             replaces=locked,
         )
     logger.warning("transaction %s at nonce %s is stuck: replacing with higher fees", tx.tx_hash, tx.nonce)
@@ -292,8 +218,6 @@ def advance(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction
 
     Whatever is already mined at this nonce is looked at first: it is the truth, whatever else is pending.
     """
-    from pools.signer_client import SignerRefused
-
     w3 = w3 or web3_client()
     for member in _same_nonce_family(tx).filter(status=Status.UNCONFIRMED):
         settled = check_receipt(member, w3=w3)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from web3 import Web3
 
-from pools.chain.client import web3_client
+from chain.client import web3_client
 
 AGGREGATOR_V3_ABI = [
     {

@@ -2,7 +2,7 @@
 
 web3.py's `batch_requests()` works against anvil too, but it runs every answer through web3's result formatters
 (AttributeDict, HexBytes), which costs more than the indexer's own work on big blocks; the indexer only needs a
-few fields as hex strings. Node errors become the typed errors of pools/chain/errors.py here and nowhere else.
+few fields as hex strings. Node errors become the typed errors of chain/errors.py here and nowhere else.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from django.conf import settings
 
-from pools.chain.errors import (
+from chain.errors import (
     ChainUnavailable,
     RpcError,
     RpcMethodUnsupported,

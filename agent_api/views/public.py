@@ -1,7 +1,7 @@
 """Public REST API views (no key needed): one per operation, a selector underneath.
 
-The agent-scoped views are in agent_views.py (reads, proposals), trigger_views.py (launch, dry run, refunds) and
-webhook_views.py.
+The agent-scoped views are in agent.py (reads, proposals), triggers.py (launch, dry run, refunds) and
+webhooks.py.
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_api.schema import error_responses
-from agent_api.selectors.pools import allocation_get_public, pool_get_public
-from pools.api.serializers import AllocationSerializer, PoolDetailSerializer, PoolSummarySerializer, WeiAmount
-from pools.selectors.pools import pool_list_public
+from agent_api.serializers import AllocationSerializer, PoolDetailSerializer, PoolSummarySerializer, WeiAmount
+from pools.selectors.pools import allocation_get_public, pool_get_public, pool_list_public
 
 __all__ = ["AllocationPublicApi", "NoSuchEndpointApi", "PoolDetailApi", "PoolListApi", "WeiAmount"]
 

@@ -12,17 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_api.schema import error_responses
-from agent_api.selectors.pools import (
-    allocation_list_for_pool,
-    deposit_list_for_pool,
-    launch_get_for_pool,
-    pool_get_for_agent,
-    pool_list_for_agent,
-    refund_list_for_pool,
-)
-from agent_api.services.proposals import pool_propose
-from pools.api.idempotent import IDEMPOTENCY_KEY_OPTIONAL, idempotent_response, run_idempotently
-from pools.api.serializers import (
+from agent_api.serializers import (
     AllocationSerializer,
     DepositSerializer,
     EthAddress,
@@ -33,7 +23,17 @@ from pools.api.serializers import (
     RefundSerializer,
     WeiAmount,
 )
+from agent_api.services.proposals import pool_propose
+from agent_api.views.idempotent import IDEMPOTENCY_KEY_OPTIONAL, idempotent_response, run_idempotently
 from pools.models import BPS, Deposit, Pool, Refund
+from pools.selectors.pools import (
+    allocation_list_for_pool,
+    deposit_list_for_pool,
+    launch_get_for_pool,
+    pool_get_for_agent,
+    pool_list_for_agent,
+    refund_list_for_pool,
+)
 
 LIST_ERRORS = error_responses(400, 401, 404, 429)
 MAX_DURATION_SECONDS = 10 * 365 * 86_400

@@ -14,7 +14,7 @@ from typing import Any
 from eth_abi import decode, encode
 from eth_utils import keccak, to_bytes, to_checksum_address
 
-from pools.chain.artifacts import load_artifact
+from chain.artifacts import load_artifact
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 NATIVE_ASSET = ZERO_ADDRESS  # a raise asset of address(0) is the chain's native currency
@@ -372,7 +372,7 @@ def describe_revert(
     """A custom error's name and arguments from revert data, e.g. `StaleOracle(1761200000, 3600)`; else the hex."""
     from eth_abi import decode
 
-    from pools.chain.artifacts import ArtifactMissing, load_artifact
+    from chain.artifacts import ArtifactMissing, load_artifact
 
     raw = data if isinstance(data, bytes) else bytes.fromhex(data.removeprefix("0x"))
     for name in contract_names:
