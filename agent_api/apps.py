@@ -7,5 +7,6 @@ class AgentApiConfig(AppConfig):
     verbose_name = "Agent API"
 
     def ready(self) -> None:
-        # Registers the API key scheme with drf-spectacular (an import with a side effect, on purpose).
-        from agent_api import schema  # noqa: F401
+        # Imports with a side effect, on purpose: the API key scheme registers with drf-spectacular, and the
+        # receivers connect to pools' signals.
+        from agent_api import receivers, schema  # noqa: F401

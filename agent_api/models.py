@@ -7,7 +7,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from pools.fields import WeiField
-from pools.models import Agent
+from pools.models import Agent, PoolEvent
 
 
 class ApiKey(models.Model):
@@ -96,11 +96,8 @@ class IdempotencyRecord(models.Model):
         return f"{self.method} {self.path} [{self.key}] → {self.response_status}"
 
 
-class WebhookEvent(models.TextChoices):
-    DEPOSIT_CREDITED = "deposit.credited", "A deposit was credited"
-    POOL_CLOSED = "pool.closed", "A pool closed"
-    POOL_LAUNCHED = "pool.launched", "A pool launched its token"
-    POOL_REFUNDED = "pool.refunded", "A pool's refunds were paid"
+# Webhooks carry pools' domain events (pools/services/events.py records them; agent_api delivers them).
+WebhookEvent = PoolEvent.Kind
 
 
 class WebhookEndpoint(models.Model):

@@ -1,10 +1,12 @@
-"""Agents, pools and their launch configuration, deposits, and the indexer's state.
+"""Agents, pools and their launch configuration, deposits, the indexer's state, launches, refunds, and the events
+other rooms read.
 
 Amounts are integers in the raise asset's smallest unit (WeiField); token amounts in the token's (18 decimals).
 State changes go through pools/services, never through save() or signals.
 """
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 from pools.fields import SignedWeiField, WeiField
@@ -414,3 +416,29 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"{self.amount} owed to {self.recipient} ({self.status})"
+
+
+class PoolEvent(models.Model):
+    """Something that happened to a pool, recorded in the same database transaction as the change (an outbox).
+
+    pools only records; other rooms act on events (agent_api sends them to webhooks) through the
+    `pools.signals.pool_events_recorded` signal or by reading this table, so pools knows nothing of them.
+    """
+
+    class Kind(models.TextChoices):
+        DEPOSIT_CREDITED = "deposit.credited", "A deposit was credited"
+        POOL_CLOSED = "pool.closed", "A pool closed"
+        POOL_LAUNCHED = "pool.launched", "A pool launched its token"
+        POOL_REFUNDED = "pool.refunded", "A pool's refunds were paid"
+
+    pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The event's facts; amounts as decimal strings.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["pool", "id"], name="pool_event_pool_id_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} of {self.pool_id} (#{self.pk})"

@@ -24,7 +24,10 @@ from agent_api.services.webhooks import (
     webhook_endpoint_create,
 )
 from launchpad.celery import app as celery_app
+from pools.models import Pool, PoolEvent
+from pools.services import events
 from tests.api.conftest import assert_error
+from tests.factories import PoolFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -195,6 +198,37 @@ def test_emit_never_raises_into_the_caller(alice, receiver, monkeypatch, caplog)
     webhook_emit(agent_id=alice.agent.pk, event="pool.closed", payload={})
 
     assert "could not queue webhook" in caplog.text
+
+
+def test_a_pool_event_is_recorded_and_reaches_only_the_agents_webhooks_that_want_it(alice, bob, receiver):
+    pool = PoolFactory(agent=alice.agent, status=Pool.Status.CLOSED, raised=12 * 10**18, closed_at=timezone.now())
+    endpoint_for(alice.agent, receiver, events=["pool.closed"])
+    endpoint_for(bob.agent, receiver)  # another agent's endpoint: never told about alice's pool
+
+    events.pool_closed(pool=pool)
+    events.pool_refunded(pool=pool, refunded_total=5)
+
+    recorded = list(PoolEvent.objects.filter(pool=pool).values_list("kind", "payload"))
+    assert [kind for kind, _ in recorded] == ["pool.closed", "pool.refunded"]
+    assert recorded[0][1]["raised"] == str(12 * 10**18)
+    [delivery] = WebhookDelivery.objects.all()
+    assert (delivery.event, delivery.endpoint.agent) == ("pool.closed", alice.agent)
+    assert delivery.payload == {"pool_id": pool.pk, **recorded[0][1]}
+
+
+def test_pool_events_are_kept_when_no_webhook_listens_or_the_webhook_lookup_fails(alice, monkeypatch, caplog):
+    pool = PoolFactory(agent=alice.agent)
+    events.pool_refunded(pool=pool, refunded_total=1)  # nobody listens
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("database trouble")
+
+    monkeypatch.setattr(webhooks.WebhookEndpoint.objects, "filter", broken)
+    events.pool_refunded(pool=pool, refunded_total=2)
+
+    assert PoolEvent.objects.filter(pool=pool).count() == 2
+    assert not WebhookDelivery.objects.exists()
+    assert "could not look up the webhooks" in caplog.text
 
 
 def test_private_addresses_are_refused_unless_allowed(alice, alice_client, settings):
