@@ -44,9 +44,10 @@ contracts: build/contracts/.built  ## compile the Solidity sources (solc-js) int
 bench: bootstrap  ## print the benchmark figures (see docs/benchmarks.md)
 	$(PY) scripts/devstack.py bench bench/report.py
 
-lint:  ## ruff lint and format check
+lint:  ## ruff lint and format check, and the rooms' import contracts
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format:  ## apply ruff's formatting and safe fixes
 	$(VENV)/bin/ruff check --fix .
