@@ -2,6 +2,7 @@
 
 from django.dispatch import Signal
 
-# Sent inside the database transaction that recorded them, with `events`: the new PoolEvent rows, all of one pool.
-# A receiver must not raise: what it does is its own room's business and cannot undo the pool's change.
+# Sent inside the database transaction that recorded them, with `pool`, `kind` and `event_ids` (the new PoolEvent
+# rows, oldest first). A receiver must not raise: what it does is its own room's business and cannot undo the pool's
+# change.
 pool_events_recorded = Signal()

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from agent_api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from pools.errors import ApplicationError
-from pools.models import Agent, PoolEvent
+from pools.models import Agent, Pool, PoolEvent
 
 logger = logging.getLogger(__name__)
 
@@ -139,24 +139,20 @@ def webhook_emit(*, agent_id: int, event: str, payload: dict) -> None:
         logger.exception("could not queue webhook %s for agent %s", event, agent_id)
 
 
-def webhooks_for_pool_events(*, events: Sequence[PoolEvent]) -> None:
-    """Queue each of a pool's new events for its agent's endpoints that want it (payload: the event's, with its
+def webhooks_for_pool_events(*, pool: Pool, kind: str, event_ids: Sequence[int]) -> None:
+    """Queue a pool's new events of one kind for its agent's endpoints that want it (payload: the event's, with its
     pool_id). Runs in the transaction that recorded the events; never raises into it."""
-    by_pool: dict[int, list[PoolEvent]] = {}
-    for event in events:
-        by_pool.setdefault(event.pool_id, []).append(event)
-    for pool_id, pool_events in by_pool.items():
-        agent_id = pool_events[0].pool.agent_id
-        try:
-            with transaction.atomic():
-                endpoints = list(WebhookEndpoint.objects.filter(agent_id=agent_id, active=True))
-        except Exception:  # noqa: BLE001 - as in webhook_emit: logged, never raised into the pool's service
-            logger.exception("could not look up the webhooks of agent %s", agent_id)
-            continue
-        wanted = {name for endpoint in endpoints for name in endpoint.events}
-        for event in pool_events:
-            if event.kind in wanted:
-                webhook_emit(agent_id=agent_id, event=event.kind, payload={"pool_id": pool_id, **event.payload})
+    try:
+        with transaction.atomic():
+            endpoints = WebhookEndpoint.objects.filter(agent_id=pool.agent_id, active=True)
+            if not any(kind in endpoint.events for endpoint in endpoints):
+                return
+            payloads = list(PoolEvent.objects.filter(pk__in=event_ids).order_by("id").values_list("payload", flat=True))
+    except Exception:  # noqa: BLE001 - as in webhook_emit: logged, never raised into the pool's service
+        logger.exception("could not look up the webhooks of agent %s", pool.agent_id)
+        return
+    for payload in payloads:
+        webhook_emit(agent_id=pool.agent_id, event=kind, payload={"pool_id": pool.pk, **payload})
 
 
 def _enqueue(delivery_ids: list[int], *, countdown: float | None = None) -> None:

@@ -27,6 +27,7 @@ from launchpad.celery import app as celery_app
 from pools.models import Pool, PoolEvent
 from pools.services import events
 from tests.api.conftest import assert_error
+from tests.api.test_reads import make_deposit
 from tests.factories import PoolFactory
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +215,36 @@ def test_a_pool_event_is_recorded_and_reaches_only_the_agents_webhooks_that_want
     [delivery] = WebhookDelivery.objects.all()
     assert (delivery.event, delivery.endpoint.agent) == ("pool.closed", alice.agent)
     assert delivery.payload == {"pool_id": pool.pk, **recorded[0][1]}
+
+
+def test_credited_deposits_are_one_event_each_in_chain_order_with_exact_amounts(alice, receiver):
+    pool = PoolFactory(agent=alice.agent)
+    endpoint_for(alice.agent, receiver, events=["deposit.credited"])
+    late = make_deposit(pool, 2, amount=2**200 + 1, credited_amount=2**200)
+    early = make_deposit(pool, 1, amount=3, credited_amount=3)
+
+    events.deposits_credited(pool=pool, deposits=[late, early])
+
+    recorded = list(PoolEvent.objects.filter(pool=pool).order_by("id").values_list("kind", "payload"))
+    assert [kind for kind, _ in recorded] == ["deposit.credited", "deposit.credited"]
+    assert [payload for _, payload in recorded] == [
+        {
+            "deposit_id": early.pk,
+            "tx_hash": early.tx_hash,
+            "sender": early.sender,
+            "amount": "3",
+            "credited_amount": "3",
+        },
+        {
+            "deposit_id": late.pk,
+            "tx_hash": late.tx_hash,
+            "sender": late.sender,
+            "amount": str(2**200 + 1),
+            "credited_amount": str(2**200),
+        },
+    ]
+    deliveries = WebhookDelivery.objects.order_by("id").values_list("payload", flat=True)
+    assert list(deliveries) == [{"pool_id": pool.pk, **payload} for _, payload in recorded]
 
 
 def test_pool_events_are_kept_when_no_webhook_listens_or_the_webhook_lookup_fails(alice, monkeypatch, caplog):
