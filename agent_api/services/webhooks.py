@@ -119,22 +119,30 @@ def webhook_endpoint_delete(*, agent: Agent, endpoint_id: int) -> None:
 # --- emitting --------------------------------------------------------------------------------------------------
 
 
+def _endpoints_wanting(*, agent_id: int, event: str) -> list[WebhookEndpoint]:
+    return [e for e in WebhookEndpoint.objects.filter(agent_id=agent_id, active=True) if event in e.events]
+
+
+def _queue(*, endpoints: list[WebhookEndpoint], event: str, payloads: list[dict]) -> None:
+    """One delivery per payload and endpoint, in that order; sent after the caller's transaction commits."""
+    deliveries = WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(endpoint=endpoint, event=event, payload=payload)
+            for payload in payloads
+            for endpoint in endpoints
+        ]
+    )
+    if deliveries:
+        ids = [delivery.pk for delivery in deliveries]
+        transaction.on_commit(lambda: _enqueue(ids))
+
+
 def webhook_emit(*, agent_id: int, event: str, payload: dict) -> None:
     """Queue `event` for each of the agent's active endpoints that want it; sent after the caller's transaction
     commits. Never raises: a webhook problem must not break the pool service that emits it."""
     try:
         with transaction.atomic():
-            endpoints = [
-                endpoint
-                for endpoint in WebhookEndpoint.objects.filter(agent_id=agent_id, active=True)
-                if event in endpoint.events
-            ]
-            deliveries = WebhookDelivery.objects.bulk_create(
-                [WebhookDelivery(endpoint=endpoint, event=event, payload=payload) for endpoint in endpoints]
-            )
-        if deliveries:
-            ids = [delivery.pk for delivery in deliveries]
-            transaction.on_commit(lambda: _enqueue(ids))
+            _queue(endpoints=_endpoints_wanting(agent_id=agent_id, event=event), event=event, payloads=[payload])
     except Exception:  # noqa: BLE001 - webhooks are best effort for the caller; the error is logged
         logger.exception("could not queue webhook %s for agent %s", event, agent_id)
 
@@ -144,15 +152,13 @@ def webhooks_for_pool_events(*, pool: Pool, kind: str, event_ids: Sequence[int])
     pool_id). Runs in the transaction that recorded the events; never raises into it."""
     try:
         with transaction.atomic():
-            endpoints = WebhookEndpoint.objects.filter(agent_id=pool.agent_id, active=True)
-            if not any(kind in endpoint.events for endpoint in endpoints):
+            endpoints = _endpoints_wanting(agent_id=pool.agent_id, event=kind)
+            if not endpoints:
                 return
-            payloads = list(PoolEvent.objects.filter(pk__in=event_ids).order_by("id").values_list("payload", flat=True))
+            stored = PoolEvent.objects.filter(pk__in=event_ids).order_by("id").values_list("payload", flat=True)
+            _queue(endpoints=endpoints, event=kind, payloads=[{"pool_id": pool.pk, **payload} for payload in stored])
     except Exception:  # noqa: BLE001 - as in webhook_emit: logged, never raised into the pool's service
-        logger.exception("could not look up the webhooks of agent %s", pool.agent_id)
-        return
-    for payload in payloads:
-        webhook_emit(agent_id=pool.agent_id, event=kind, payload={"pool_id": pool.pk, **payload})
+        logger.exception("could not look up the webhooks of agent %s for %s", pool.agent_id, kind)
 
 
 def _enqueue(delivery_ids: list[int], *, countdown: float | None = None) -> None:
