@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from figures import publish  # noqa: E402 - bench/figures.py, next to this script
 
-from chain.allocation import split_supply  # noqa: E402
 from chain.contracts import encode_approve, encode_claim, encode_refund_erc20, encode_refund_eth  # noqa: E402
 from chain.devnet import deploy_dev_fixtures  # noqa: E402
+from enclave_signer.allocation import split_supply  # noqa: E402
 from tests.anvil import start_anvil  # noqa: E402
 from tests.contracts.support import (  # noqa: E402
     DAY,

@@ -228,7 +228,7 @@ contract Launcher is IAgentTokenSource, ReentrancyGuardTransient {
     }
 
     /// @dev Floors every share and gives the remainder to the agent (tokens) and the treasury (raise), so the parts
-    /// sum to the whole; chain/allocation.py computes the same numbers.
+    /// sum to the whole; enclave_signer/allocation.py computes the same numbers.
     function _planAmounts(LaunchParams calldata p, LaunchRecord memory record, address pairedAsset) private view {
         uint256 liquidityShare = (p.totalSupply * p.liquiditySupplyBps) / BPS;
         record.depositorTokens = (p.totalSupply * p.depositorSupplyBps) / BPS;

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain.allocation import TOKEN_DECIMALS, liquidity_tokens, split_raise, split_supply
+from enclave_signer.allocation import TOKEN_DECIMALS, liquidity_tokens, split_raise, split_supply
 from pools.models import Pool
 from pools.units import format_units
 

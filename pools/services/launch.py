@@ -22,7 +22,6 @@ from django.utils import timezone
 from web3 import Web3
 from web3.exceptions import ContractCustomError
 
-from chain.allocation import allocate_pro_rata, split_supply
 from chain.client import chain_deployment, web3_client
 from chain.contracts import (
     LaunchParams,
@@ -33,9 +32,10 @@ from chain.contracts import (
     pool_id_bytes32,
     predict_token_address,
 )
-from chain.merkle import AllocationTree
 from chain.oracle import read_price_feed
 from chain.transactions import Fees, current_fees
+from enclave_signer.allocation import allocate_pro_rata, split_supply
+from enclave_signer.merkle import AllocationTree
 from pools.errors import ApplicationError
 from pools.faults import crash_point
 from pools.locks import advisory_lock

@@ -14,7 +14,6 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
 
-from chain.allocation import allocate_pro_rata, bps_share
 from chain.artifacts import load_artifact
 from chain.contracts import (
     NATIVE_ASSET,
@@ -27,7 +26,8 @@ from chain.contracts import (
     selector,
 )
 from chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER, ChainDeployment, deploy_contract
-from chain.merkle import AllocationTree
+from enclave_signer.allocation import allocate_pro_rata, bps_share
+from enclave_signer.merkle import AllocationTree
 from tests.anvil import AnvilNode
 
 ETHER = 10**18

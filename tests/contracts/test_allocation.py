@@ -7,7 +7,7 @@ from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.allocation import (
+from enclave_signer.allocation import (
     BPS_DENOMINATOR,
     allocate_pro_rata,
     liquidity_tokens,

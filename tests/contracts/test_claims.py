@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from web3.logs import DISCARD
 
-from chain.allocation import split_supply
 from chain.contracts import encode_claim
-from chain.merkle import AllocationTree
+from enclave_signer.allocation import split_supply
+from enclave_signer.merkle import AllocationTree
 from tests.contracts.support import (
     DAY,
     TOKEN,

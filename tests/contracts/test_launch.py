@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from math import isqrt
 
-from chain.allocation import liquidity_tokens, split_raise, split_supply
 from chain.contracts import DEAD_ADDRESS, LaunchParams, predict_pair_address, predict_token_address
 from chain.devnet import DEV_ETH_USD_ANSWER, DEV_USDC_USD_ANSWER
+from enclave_signer.allocation import liquidity_tokens, split_raise, split_supply
 from tests.contracts.support import (
     AGENT,
     DAY,

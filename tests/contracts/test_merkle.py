@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chain.artifacts import load_artifact
 from chain.devnet import deploy_contract
-from chain.merkle import AllocationTree, StandardMerkleTree, leaf_hash, process_proof
+from enclave_signer.merkle import AllocationTree, StandardMerkleTree, leaf_hash, process_proof
 
 # Dumps written by @openzeppelin/merkle-tree 1.0.6 (its repository's test/dumps/standard-v1.*.json).
 OZ_SORTED_DUMP = {
