@@ -24,6 +24,10 @@ DEFAULT_GAS_TOPUP_POOL_MAX_WEI = 10**17
 # The most a single signed transaction may spend on fees (gas * maxFeePerGas): caps what a compromised caller
 # could burn from a pool through absurd fees (priority fees go to a block producer, who could be the attacker).
 DEFAULT_MAX_TX_FEE_WEI = 10**17
+# A pool key's fee budget for its life: max(floor, bps of a native pool's hard cap). It bounds what a compromised
+# caller can burn through many transactions, each under the per-transaction cap (docs/signer.md, "Fees").
+DEFAULT_POOL_FEE_BUDGET_MIN_WEI = 5 * 10**17
+DEFAULT_POOL_FEE_BUDGET_BPS = 50
 DEFAULT_LAUNCH_DEADLINE_WINDOW_SECONDS = 3600
 DEFAULT_MIN_CONFIRMATIONS = 1
 MIN_HMAC_KEY_BYTES = 16
@@ -50,6 +54,8 @@ class SignerConfig:
     gas_topup_max_wei: int
     gas_topup_pool_max_wei: int
     max_tx_fee_wei: int
+    pool_fee_budget_min_wei: int
+    pool_fee_budget_bps: int
     launch_deadline_window_seconds: int
     min_confirmations: int
     dstack_socket: Path
@@ -120,6 +126,8 @@ def load_config(env: dict[str, str] | None = None) -> SignerConfig:
         gas_topup_max_wei=_int(env, "SIGNER_GAS_TOPUP_MAX_WEI", DEFAULT_GAS_TOPUP_MAX_WEI),
         gas_topup_pool_max_wei=_int(env, "SIGNER_GAS_TOPUP_POOL_MAX_WEI", DEFAULT_GAS_TOPUP_POOL_MAX_WEI),
         max_tx_fee_wei=_int(env, "SIGNER_MAX_TX_FEE_WEI", DEFAULT_MAX_TX_FEE_WEI),
+        pool_fee_budget_min_wei=_int(env, "SIGNER_POOL_FEE_BUDGET_MIN_WEI", DEFAULT_POOL_FEE_BUDGET_MIN_WEI),
+        pool_fee_budget_bps=min(10_000, _int(env, "SIGNER_POOL_FEE_BUDGET_BPS", DEFAULT_POOL_FEE_BUDGET_BPS)),
         launch_deadline_window_seconds=_int(
             env, "SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS", DEFAULT_LAUNCH_DEADLINE_WINDOW_SECONDS
         ),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from eth_utils import is_hex_address, to_checksum_address
 
+from enclave_signer.crediting import ACCESS_MODES, CreditRules
+
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 BPS_DENOMINATOR = 10_000
 MAX_PROTECTION_BLOCKS = 300
@@ -37,7 +39,19 @@ POOL_PARAM_TYPES = {
     "name": "string",
     "symbol": "string",
     "max_value_wei": "uint256",
+    # The crediting rules' inputs (enclave_signer/crediting.py): times in unix seconds, 0 = not set.
+    "opens_at": "uint64",
+    "closes_at": "uint64",
+    "access": "access",
+    "whitelist_until": "uint64",
+    "whitelist": "addresses",
+    "min_contribution": "uint256",
+    "max_contribution": "uint256",
+    "confirmations": "uint16",
 }
+MAX_WHITELIST = 20_000
+# Parameters an early close may change after registration froze: the close, only ever earlier.
+EARLY_CLOSE_PARAMS = frozenset({"closes_at"})
 
 
 class InvalidInput(ValueError):
@@ -76,10 +90,18 @@ def normalize_pool_params(raw: object) -> dict:
     unknown = sorted(set(raw) - set(POOL_PARAM_TYPES))
     if missing or unknown:
         raise InvalidInput(f"params: missing {missing}, unknown {unknown}")
-    params: dict[str, str] = {}
+    params: dict = {}
     for name, kind in POOL_PARAM_TYPES.items():
         value = raw[name]
-        if kind == "address":
+        if kind == "access":
+            if value not in ACCESS_MODES:
+                raise InvalidInput(f"{name}: expected one of {list(ACCESS_MODES)}")
+            params[name] = value
+        elif kind == "addresses":
+            if not isinstance(value, list) or len(value) > MAX_WHITELIST:
+                raise InvalidInput(f"{name}: expected a list of at most {MAX_WHITELIST} addresses")
+            params[name] = sorted({parse_address(item, field=name) for item in value}, key=str.lower)
+        elif kind == "address":
             params[name] = parse_address(value, field=name)
         elif kind == "string":
             if not isinstance(value, str) or not 0 < len(value) <= MAX_TOKEN_TEXT_LENGTH:
@@ -96,13 +118,19 @@ def normalize_pool_params(raw: object) -> dict:
 
 
 def _check_consistency(params: dict[str, str]) -> None:
-    number = {name: int(value) for name, value in params.items() if POOL_PARAM_TYPES[name] not in ("address", "string")}
+    number = {name: int(value) for name, value in params.items() if POOL_PARAM_TYPES[name].startswith(("uint", "bps"))}
     if not 0 < number["soft_cap"] <= number["hard_cap"]:
         raise InvalidInput("soft_cap and hard_cap: need 0 < soft_cap <= hard_cap")
     if number["liquidity_supply_bps"] + number["depositor_supply_bps"] > BPS_DENOMINATOR:
         raise InvalidInput("liquidity_supply_bps + depositor_supply_bps exceed 10000")
     if number["liquidity_raise_bps"] + number["fee_bps"] > BPS_DENOMINATOR:
         raise InvalidInput("liquidity_raise_bps + fee_bps exceed 10000")
+    if not number["confirmations"]:
+        raise InvalidInput("confirmations: at least 1")
+    if number["max_contribution"] and number["max_contribution"] < number["min_contribution"]:
+        raise InvalidInput("max_contribution: below min_contribution")
+    if number["closes_at"] and number["closes_at"] <= number["opens_at"]:
+        raise InvalidInput("closes_at: must be after opens_at")
     if number["protection_blocks"] > MAX_PROTECTION_BLOCKS:
         raise InvalidInput(f"protection_blocks: at most {MAX_PROTECTION_BLOCKS}")
     # The same conditions the Launcher enforces: a pool that could never launch is refused at registration.
@@ -112,3 +140,17 @@ def _check_consistency(params: dict[str, str]) -> None:
     for name in required:
         if params[name] == ZERO_ADDRESS:
             raise InvalidInput(f"{name}: must not be the zero address")
+
+
+def credit_rules(params: dict) -> CreditRules:
+    """The crediting rules of a registered pool."""
+    return CreditRules(
+        opens_at=int(params["opens_at"]),
+        closes_at=int(params["closes_at"]),
+        access=params["access"],
+        whitelist_until=int(params["whitelist_until"]),
+        whitelist=frozenset(address.lower() for address in params["whitelist"]),
+        min_contribution=int(params["min_contribution"]),
+        max_contribution=int(params["max_contribution"]),
+        hard_cap=int(params["hard_cap"]),
+    )

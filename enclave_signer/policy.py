@@ -1,8 +1,9 @@
 """The signing policy: deny by default. A transaction is signed only if it decodes to one of the calls in
 docs/chain-interface.md ("What the signer allows") and its arguments match the pool's registered parameters.
 
-`evaluate` is pure: everything it needs from the chain (the account nonce, deposit proofs) comes in the context,
-so the property tests can throw arbitrary transactions at it without a chain.
+`evaluate` is pure: everything it needs from the chain and the signer's books (the account nonce, what a launch must
+carry, what a deposit is owed, the fees and top-ups so far) comes in the context, so the property tests can throw
+arbitrary transactions at it without a chain.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from eth_utils import to_checksum_address
 
 from enclave_signer.calls import APPROVE, LAUNCH, LAUNCH_FIELD_OF_PARAM, LAUNCH_PARAMS_FIELDS, REFUND_ERC20, REFUND_ETH
 from enclave_signer.config import KnownContracts
-from enclave_signer.evidence import Citation, Deposit, EvidenceRefused, parse_citation
+from enclave_signer.evidence import Citation, EvidenceRefused, parse_citation
 from enclave_signer.params import ZERO_ADDRESS, InvalidInput, parse_address, parse_uint
 
 TX_INT_FIELDS = ("value", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "chainId")
@@ -26,6 +27,23 @@ MIN_GAS = 21_000
 # nonce that can never be mined would lock it; a small window bounds that.
 MAX_NONCE_AHEAD = 64
 GAS_KEY = "gas"
+# Gas limits a transaction may carry, per kind: enough that it cannot be made to run out of gas (and burn its fee for
+# nothing), not so much that its fee budget is reserved for nothing. Measured in bench/gas.py: a launch ~4.5M, an
+# approve ~46k, a refund ~38k (ETH) / ~30k (ERC-20) per recipient; an ETH recipient may burn its whole call stipend.
+LAUNCH_GAS = (5_000_000, 10_000_000)
+APPROVE_GAS = (50_000, 200_000)
+TOPUP_GAS = (21_000, 30_000)
+REFUND_BASE_GAS = 60_000
+REFUND_GAS_PER_RECIPIENT = {True: 90_000, False: 45_000}  # keyed by "is the raise native"
+
+
+def refund_gas_range(recipients: int, *, native: bool) -> tuple[int, int]:
+    least = REFUND_BASE_GAS + REFUND_GAS_PER_RECIPIENT[native] * recipients
+    return least, 2 * least
+
+
+def _refuse_unconfigured(*args: object) -> object:
+    raise Refusal("ledger_incomplete", "the signer has no books for this pool")
 
 
 class Refusal(Exception):
@@ -50,15 +68,22 @@ class PolicyContext:
     gas_topup_max_wei: int
     max_tx_fee_wei: int
     launch_deadline_window_seconds: int
-    refunds: dict  # the sealed refund record: deposit_key -> {amount, consumed: {slot: amount}}
-    prove_deposit: Callable[[Citation, str, dict], Deposit]  # (citation, sender, pool registration) -> Deposit
-    # True when every transaction this signer signed at a refund slot ("address/nonce") was mined and reverted:
-    # that nonce is spent, nothing at it paid anyone, so what it had consumed is free to refund again.
-    slot_reverted: Callable[[str], bool] = lambda slot: False
-    # Gas top-ups signed so far, per pool address: {slot: value}; and the most a pool address may receive in all.
-    gas_topups: dict = field(default_factory=dict)
+    refunds: dict  # the sealed refund record: deposit_key -> {amount, consumed: {slot: {tx_hash: amount}}}
+    # (citation, recipient, pool registration) -> (deposit key, what the books say it is owed); raises Refusal.
+    owed_deposit: Callable[[Citation, str, dict], tuple[str, int]] = _refuse_unconfigured
+    # (slot "address/nonce", {tx_hash: take}) -> the part of those takes that counts: at a mined nonce only the mined,
+    # successful transaction's; at an open nonce the largest (only one transaction per nonce can be mined).
+    counted_take: Callable[[str, dict], int] = lambda slot, takes: max(int(take) for take in takes.values())
+    # (pool_id, tx) -> (raiseAmount, merkleRoot) the books say this launch must carry; raises Refusal.
+    expected_launch: Callable[[str, dict], tuple[int, str]] = _refuse_unconfigured
+    # (pool address, except nonce) -> top-ups that count against the pool's cap (every one signed at an open nonce,
+    # only the mined one at a mined nonce), and the most a pool address may receive in all.
+    topped_up: Callable[[str, int], int] = lambda address, nonce: 0
     gas_topup_pool_max_wei: int = 10**17
-    balance_of: Callable[[str], int] = lambda address: 0  # native balance, for the launch's spending bound
+    # (address, except nonce) -> fees the key has paid or may still pay; the budget is per pool key, for its life.
+    fees_committed: Callable[[str, int], int] = lambda address, nonce: 0
+    fee_budget_min_wei: int = 5 * 10**17
+    fee_budget_bps: int = 50
 
 
 @dataclass
@@ -68,7 +93,6 @@ class Approval:
     tx: dict
     intent: dict
     consumptions: dict[str, dict] = field(default_factory=dict)  # deposit_key -> {amount, take}
-    topup: tuple[str, str, int] | None = None  # (pool address, slot, value) of an approved gas top-up
 
 
 def jsonable(value: object) -> object:
@@ -124,6 +148,14 @@ def evaluate(*, pool_id: str, address: str, tx: dict, evidence: object, intent: 
     if pool["chain_id"] != ctx.chain_id:
         raise Refusal("chain_mismatch", f"pool {pool_id} was registered for chain {pool['chain_id']}")
     params = pool["params"]
+    budget = fee_budget(params, ctx=ctx)
+    committed = ctx.fees_committed(address, tx["nonce"])
+    if committed + tx["gas"] * tx["maxFeePerGas"] > budget:
+        raise Refusal(
+            "fee_budget",
+            f"this pool key has paid or may still pay {committed} wei of fees; with {tx['gas'] * tx['maxFeePerGas']} "
+            f"more it would pass its budget of {budget}",
+        )
     if tx["value"] > int(params["max_value_wei"]):
         raise Refusal("value_cap", f"value {tx['value']} exceeds the pool's cap {params['max_value_wei']}")
     known = ctx.contracts
@@ -139,6 +171,18 @@ def evaluate(*, pool_id: str, address: str, tx: dict, evidence: object, intent: 
     if tx["to"] not in (known.launcher, known.refunder, erc20_raise_asset):
         raise Refusal("unknown_destination", f"{tx['to']} is not a contract this pool may call")
     raise Refusal("unknown_selector", f"selector {intent['selector']} is not allowed on {tx['to']}")
+
+
+def fee_budget(params: dict, *, ctx: PolicyContext) -> int:
+    """A pool key's fee budget for its life: a share of a native hard cap, at least the floor."""
+    share = int(params["hard_cap"]) * ctx.fee_budget_bps // 10_000 if params["raise_asset"] == ZERO_ADDRESS else 0
+    return max(ctx.fee_budget_min_wei, share)
+
+
+def _check_gas(tx: dict, gas_range: tuple[int, int], what: str) -> None:
+    least, most = gas_range
+    if not least <= tx["gas"] <= most:
+        raise Refusal("bad_gas", f"{what}: gas must be within [{least}, {most}], got {tx['gas']}")
 
 
 def _check_envelope(tx: dict, *, ctx: PolicyContext) -> None:
@@ -191,22 +235,15 @@ def _gas_topup(tx: dict, *, address: str, intent: dict, ctx: PolicyContext) -> A
         raise Refusal("unknown_destination", f"{tx['to']} is not a registered pool address")
     if not 0 < tx["value"] <= ctx.gas_topup_max_wei:
         raise Refusal("value_cap", f"top-up must be 1..{ctx.gas_topup_max_wei} wei")
-    slot = f"{address}/{tx['nonce']}"
-    before = topped_up(ctx, tx["to"], except_slot=slot)
+    _check_gas(tx, TOPUP_GAS, "a top-up")
+    # Every top-up signed at an open nonce counts, and at a mined nonce the mined one; a replacement at this same
+    # nonce is the one exception, since only one transaction per nonce can be mined.
+    before = ctx.topped_up(tx["to"], tx["nonce"])
     if before + tx["value"] > ctx.gas_topup_pool_max_wei:
         raise Refusal(
             "topup_cap", f"{tx['to']} has had {before} wei of top-ups; the cap is {ctx.gas_topup_pool_max_wei}"
         )
-    return Approval(tx=tx, intent=intent, topup=(tx["to"], slot, tx["value"]))
-
-
-def topped_up(ctx: PolicyContext, pool_address: str, *, except_slot: str = "") -> int:
-    """Top-ups signed to a pool address, less those whose transaction reverted (a replacement counts once)."""
-    return sum(
-        int(value)
-        for slot, value in ctx.gas_topups.get(pool_address, {}).items()
-        if slot != except_slot and not ctx.slot_reverted(slot)
-    )
+    return Approval(tx=tx, intent=intent)
 
 
 def _approve(tx: dict, *, params: dict, intent: dict, ctx: PolicyContext) -> Approval:
@@ -217,6 +254,7 @@ def _approve(tx: dict, *, params: dict, intent: dict, ctx: PolicyContext) -> App
         raise Refusal("bad_spender", f"spender {args['spender']} is neither the Launcher nor the Refunder")
     if args["amount"] > int(params["max_value_wei"]):
         raise Refusal("value_cap", f"approve amount exceeds the pool's cap {params['max_value_wei']}")
+    _check_gas(tx, APPROVE_GAS, "an approve")
     return Approval(tx=tx, intent=intent)
 
 
@@ -233,19 +271,19 @@ def _launch(tx: dict, *, pool_id: str, params: dict, intent: dict, ctx: PolicyCo
         if not same:
             raise Refusal("param_mismatch", f"{launch_field} is {given}, registered {param} is {registered}")
     raise_amount, native = launch["raiseAmount"], params["raise_asset"] == ZERO_ADDRESS
-    # A native launch pays its own gas out of the raise, so it may bring up to its fee budget less than the soft
-    # cap (a pool that raised exactly its soft cap must still launch); the budget is capped by max_tx_fee_wei.
-    gas_budget = tx["gas"] * tx["maxFeePerGas"] if native else 0
-    if not int(params["soft_cap"]) <= raise_amount + gas_budget:
-        raise Refusal("bad_amount", "raiseAmount plus the launch's gas budget is below the soft cap")
+    _check_gas(tx, LAUNCH_GAS, "a launch")
     if raise_amount > min(int(params["hard_cap"]), int(params["max_value_wei"])):
         raise Refusal("bad_amount", "raiseAmount is above min(hard cap, value cap)")
     if tx["value"] != (raise_amount if native else 0):
         raise Refusal("bad_value", "value must equal raiseAmount for a native raise, 0 for an ERC-20 raise")
-    pool_address = ctx.pools[pool_id]["address"]
-    if native and tx["value"] > ctx.balance_of(pool_address) - topped_up(ctx, pool_address):
-        # Gas top-ups pay gas; they must never become part of a raise that the treasury receives.
-        raise Refusal("bad_value", "a launch cannot spend the pool address's gas top-ups")
+    # The numbers come from the signer's books, not from the caller: the credited total of the proven, complete
+    # ledger (less, for ETH, the launch's gas budget and any earlier fees the top-ups did not cover), and the root
+    # of the allocation the signer computed itself.
+    expected_raise, expected_root = ctx.expected_launch(pool_id, tx)
+    if raise_amount != expected_raise:
+        raise Refusal("bad_amount", f"raiseAmount is {raise_amount}; the signer's books say {expected_raise}")
+    if "0x" + launch["merkleRoot"].hex() != expected_root:
+        raise Refusal("bad_merkle_root", f"merkleRoot must be the root of the signer's allocation, {expected_root}")
     if launch["toleranceBps"] > int(params["tolerance_bps_max"]) or launch["expectedAnswer"] <= 0:
         raise Refusal("bad_oracle_bounds", "toleranceBps above the registered maximum, or expectedAnswer <= 0")
     if not ctx.now < launch["deadline"] <= ctx.now + ctx.launch_deadline_window_seconds:
@@ -271,6 +309,7 @@ def _refund(tx: dict, *, pool: dict, address: str, evidence: object, intent: dic
         raise Refusal("bad_arguments", "recipients and amounts must be non-empty, equally long, recipients unique")
     if min(amounts) <= 0 or sum(amounts) > int(params["max_value_wei"]):
         raise Refusal("bad_amount", "every amount must be positive and their sum within the pool's value cap")
+    _check_gas(tx, refund_gas_range(len(recipients), native=native), f"a refund to {len(recipients)} recipients")
     cited = _evidence_by_recipient(evidence, recipients=recipients)
     approval = Approval(tx=tx, intent=intent)
     slot = f"{address}/{tx['nonce']}"
@@ -303,24 +342,23 @@ def _cover_refund(
     approval: Approval,
     ctx: PolicyContext,
 ) -> None:
-    """Cover `amount` with the recipient's proven, not yet refunded deposits; record what each one gives."""
+    """Cover `amount` with what the books say the recipient's cited deposits are owed and not yet refunded."""
     remaining, refunded_before = amount, 0
     for citation in citations:
         try:
-            deposit = ctx.prove_deposit(citation, recipient, pool)
+            key, owed = ctx.owed_deposit(citation, recipient, pool)
         except EvidenceRefused as error:
             raise Refusal(error.code, f"{recipient}: {error.reason}") from error
-        if deposit.key in approval.consumptions:
+        if key in approval.consumptions:
             continue  # cited twice in one request: counts once
-        record = ctx.refunds.get(deposit.key, {"consumed": {}})
-        # Other signed refunds at other nonces may all be mined; a replacement at this same nonce may not both be.
-        elsewhere = sum(
-            int(taken) for other, taken in record["consumed"].items() if other != slot and not ctx.slot_reverted(other)
-        )
+        record = ctx.refunds.get(key, {"consumed": {}})
+        # Refunds signed at other nonces count (at a mined nonce, only if the refund mined there succeeded); a
+        # replacement at this same nonce does not, since only one of them can be mined.
+        elsewhere = sum(ctx.counted_take(other, takes) for other, takes in record["consumed"].items() if other != slot)
         refunded_before += elsewhere
-        take = min(max(deposit.amount - elsewhere, 0), remaining)
-        approval.consumptions[deposit.key] = {"amount": deposit.amount, "take": take}
+        take = min(max(owed - elsewhere, 0), remaining)
+        approval.consumptions[key] = {"amount": owed, "take": take}
         remaining -= take
     if remaining > 0:
         code = "already_refunded" if refunded_before else "not_evidenced"
-        raise Refusal(code, f"{recipient}: {remaining} of {amount} is not covered by unrefunded evidenced deposits")
+        raise Refusal(code, f"{recipient}: {remaining} of {amount} is more than its cited deposits are still owed")

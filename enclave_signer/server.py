@@ -6,6 +6,8 @@ GET  /addresses                    log key, gas key and pool addresses
 GET  /log?after=N&limit=M          log entries with seq > N
 GET  /log/head                     {seq, hash}
 POST /pools                        register a pool (idempotent)
+POST /pools/deposits               prove deposits into a pool's ledger; prove it complete at a block
+POST /pools/refund-all             every deposit of a pool is owed back in full from now on
 POST /sign                         sign a transaction or refuse it
 """
 
@@ -47,6 +49,10 @@ def route(signer: EnclaveSigner, *, method: str, path: str, body: object) -> Out
             return Outcome(200, signer.log.head)
         case "POST", "/pools":
             return signer.register_pool(body)
+        case "POST", "/pools/deposits":
+            return signer.record_deposits(body)
+        case "POST", "/pools/refund-all":
+            return signer.refund_all(body)
         case "POST", "/sign":
             return signer.sign(body)
     raise RequestError(404, "not_found", f"no route {method} {parts.path}")

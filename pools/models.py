@@ -210,6 +210,9 @@ class Deposit(models.Model):
     credited_amount = WeiField(default=0)
     refund_amount = WeiField(default=0)
     refund_reason = models.CharField(max_length=20, choices=RefundReason.choices, blank=True, default="")
+    in_signer_ledger = models.BooleanField(
+        default=False, help_text="The signer has proven this deposit into its own ledger of the pool."
+    )
     seen_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

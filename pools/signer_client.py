@@ -22,7 +22,8 @@ HEADER_TIMESTAMP = "X-Signer-Timestamp"
 HEADER_REQUEST_ID = "X-Signer-Request-Id"
 HEADER_SIGNATURE = "X-Signer-Signature"
 TX_FIELDS = ("to", "data", "value", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas", "chainId")
-DEFAULT_TIMEOUT_SECONDS = 30  # a refund batch makes the signer check every cited deposit on-chain
+DEFAULT_TIMEOUT_SECONDS = 30
+LEDGER_TIMEOUT_SECONDS = 120  # proving 1000 deposits reads the chain 2000+ times (batched)
 GAS_KEY = "gas"
 
 
@@ -124,14 +125,28 @@ class SignerClient:
         """{entries: [...], head}: entries with seq > after."""
         return self._request("GET", f"/log?after={int(after)}&limit={int(limit)}")
 
-    def register_pool(self, *, pool_id: int, chain_id: int, params: dict[str, Any]) -> dict:
+    def register_pool(self, *, pool_id: int, chain_id: int, params: dict[str, Any], final: bool = False) -> dict:
         """Create the pool's key and register its parameters: {pool_id, chain_id, address, derivation_path, ...}.
 
-        Integers in `params` may be ints; they travel as decimal strings.
+        Integers in `params` may be ints; they travel as decimal strings. `final` freezes the registration (only an
+        early close may change it after that).
         """
         wire_params = {name: str(value) if isinstance(value, int) else value for name, value in params.items()}
-        body = {"pool_id": str(pool_id), "chain_id": str(chain_id), "params": wire_params}
+        body = {"pool_id": str(pool_id), "chain_id": str(chain_id), "params": wire_params, "final": final}
         return self._request("POST", "/pools", body=body)
+
+    def record_deposits(self, *, pool_id: int, deposits: list[dict], complete_at_block: int | None = None) -> dict:
+        """Have the signer prove `deposits` (citations, as refund evidence) into the pool's ledger; with
+        `complete_at_block`, prove the ledger complete there. Raises SignerRefused (ledger_incomplete, ...)."""
+        body: dict[str, Any] = {"pool_id": str(pool_id), "deposits": deposits}
+        if complete_at_block is not None:
+            body["complete_at_block"] = str(complete_at_block)
+        # The signer reads the chain for every deposit: slower than a signature (seconds per 1000 on a busy node).
+        return self._request("POST", "/pools/deposits", body=body, timeout=max(self.timeout, LEDGER_TIMEOUT_SECONDS))
+
+    def refund_all(self, *, pool_id: int) -> dict:
+        """From now on every deposit of the pool is owed back in full; it can never launch. Idempotent."""
+        return self._request("POST", "/pools/refund-all", body={"pool_id": str(pool_id)})
 
     def sign(self, *, pool_id: int | str, tx: dict[str, Any], evidence: dict | None = None) -> SignedTransaction:
         """Ask the signer to sign `tx` with the pool's key (pool_id "gas": the gas-funding key).
@@ -162,12 +177,20 @@ class SignerClient:
             "Content-Type": "application/json",
         }
 
-    def _request(self, method: str, path: str, *, body: dict | None = None, authenticated: bool = True) -> dict:
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict | None = None,
+        authenticated: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
         payload = json.dumps(body).encode() if body is not None else b""
         headers = self._headers(method=method, path=path, body=payload) if authenticated else {}
         try:
             response = self.session.request(
-                method, self.base_url + path, data=payload or None, headers=headers, timeout=self.timeout
+                method, self.base_url + path, data=payload or None, headers=headers, timeout=timeout or self.timeout
             )
         except requests.RequestException as error:
             raise SignerUnavailable(f"signer at {self.base_url} unreachable: {error}") from error

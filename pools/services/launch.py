@@ -42,6 +42,7 @@ from pools.locks import advisory_lock
 from pools.models import Allocation, ChainTransaction, Deposit, IndexedBlock, IndexerCursor, Launch, Pool
 from pools.services import events
 from pools.services.gas import ensure_gas
+from pools.services.ledger import check_books_agree, ledger_sync
 from pools.services.pools import transition_pool
 from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
 
@@ -54,7 +55,8 @@ APPROVE_GAS_LIMIT = 100_000
 LAUNCH_DEADLINE_SECONDS = 30 * 60  # within the signer's SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS (default 1 h)
 MAX_LAUNCH_ATTEMPTS = 3
 # Refusals that fresh arguments at the same nonce can pass: the log moved, the deadline aged, fees moved.
-RETRYABLE_REFUSALS = {"stale_log_head", "bad_deadline", "fee_cap", "bad_fees"}
+# raise_not_final: the ledger was proven at a block before the close; a later sync proves it past the close.
+RETRYABLE_REFUSALS = {"stale_log_head", "bad_deadline", "fee_cap", "bad_fees", "raise_not_final"}
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -256,6 +258,8 @@ def _fresh_launch_arguments(launch: Launch, pool: Pool) -> tuple[Fees, LaunchPar
     """Current fees, and the launch's arguments with the oracle's answer, a deadline and the signer's log head now."""
     from pools.signer import signer_client
 
+    # The signer signs only the credited total and root of its own ledger: bring it up to date and compare first.
+    check_books_agree(pool=pool, summary=ledger_sync(pool=pool), merkle_root=launch.merkle_root)
     w3 = web3_client()
     fees = current_fees(w3=w3)
     params = build_launch_params(

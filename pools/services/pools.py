@@ -4,7 +4,7 @@ or CANCELLED. Every transition goes through here; an invalid one is refused with
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -170,6 +170,24 @@ def signer_registration_params(*, pool: Pool) -> dict:
         "name": pool.token_name,
         "symbol": pool.token_symbol,
         "max_value_wei": str(pool.hard_cap),
+        # The crediting rules' inputs, as the signer applies them (pools/services/crediting.rules_for).
+        **signer_credit_params(pool=pool),
+    }
+
+
+def signer_credit_params(*, pool: Pool) -> dict:
+    from pools.services.crediting import rules_for
+
+    rules = rules_for(pool)
+    return {
+        "opens_at": str(rules.opens_at),
+        "closes_at": str(rules.closes_at),
+        "access": rules.access,
+        "whitelist_until": str(rules.whitelist_until),
+        "whitelist": sorted(to_checksum_address(address) for address in rules.whitelist),
+        "min_contribution": str(rules.min_contribution),
+        "max_contribution": str(rules.max_contribution),
+        "confirmations": str(pool.confirmations),
     }
 
 
@@ -186,9 +204,10 @@ def pool_schedule(*, pool_id: int) -> Pool:
             return pool  # already done: scheduling twice changes nothing
         transition_pool(pool, Status.SCHEDULED)
         _validate(pool, for_schedule=True)
-        # The signer call is idempotent for identical parameters, so a retry after a crash here is harmless.
+        # The signer call is idempotent for identical parameters, so a retry after a crash here is harmless. `final`:
+        # once public, the rules cannot change under the depositors (only an early close may move the close).
         answer = signer_client().register_pool(
-            pool_id=pool.pk, chain_id=pool.chain_id, params=signer_registration_params(pool=pool)
+            pool_id=pool.pk, chain_id=pool.chain_id, params=signer_registration_params(pool=pool), final=True
         )
         pool.deposit_address = to_checksum_address(answer["address"])
         pool.derivation_path = answer.get("derivation_path", "")
@@ -227,14 +246,26 @@ def pools_close_due(*, now: datetime | None = None) -> list[int]:
 
 
 def pool_close_early(*, pool_id: int, now: datetime | None = None) -> Pool:
-    """An admin closes an OPEN pool now: deposits from this moment on are owed back."""
+    """An admin closes an OPEN pool now: deposits from this moment on are owed back.
+
+    The signer registers the new close too (its crediting must agree); it refuses a close in the chain's past, so
+    the close is at least one second after the newest block (a local chain's clock may run ahead of ours).
+    """
+    from chain.client import web3_client
     from pools.services.crediting import pool_recompute_credits
+    from pools.signer import signer_client
 
     now = now or timezone.now()
     with transaction.atomic():
         pool = _locked(pool_id)
         transition_pool(pool, Status.CLOSED, reason="Closed early by an admin.")
         pool.closed_at = pool.closed_early_at = now
+        if pool.deposit_address:
+            latest = web3_client().eth.get_block("latest")["timestamp"]
+            pool.closed_early_at = max(now, datetime.fromtimestamp(latest + 1, tz=UTC))
+            signer_client().register_pool(
+                pool_id=pool.pk, chain_id=pool.chain_id, params=signer_registration_params(pool=pool), final=True
+            )
         pool.save(update_fields=["status", "status_reason", "closed_at", "closed_early_at", "updated_at"])
         events.pool_closed(pool=pool)
     return pool_recompute_credits(pool_id=pool_id)

@@ -23,8 +23,10 @@ from pools.locks import advisory_lock
 from pools.models import ChainTransaction, Deposit, Pool, Refund
 from pools.services import events
 from pools.services.gas import ensure_gas
+from pools.services.ledger import citation_of, ledger_sync
 from pools.services.pools import transition_pool
 from pools.services.transactions import advance, create_transaction, latest_in_family
+from pools.signer import signer_client
 
 TxStatus = ChainTransaction.Status
 REFUNDABLE_STATUSES = [Pool.Status.LAUNCHED, Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
@@ -88,15 +90,7 @@ def _evidence(refunds: list[Refund]) -> dict:
     """Per recipient, the deposits its refund pays back, in the signer's evidence format."""
     evidence: dict[str, list[dict]] = {}
     for refund in refunds:
-        items = evidence.setdefault(refund.recipient, [])
-        for deposit in refund.deposits.all():
-            kind, _, where = deposit.position.partition(":")
-            if kind == "log":
-                items.append({"tx_hash": deposit.tx_hash, "log_index": int(where)})
-            elif kind == "trace":
-                items.append({"tx_hash": deposit.tx_hash, "trace_address": [int(i) for i in where.split(".") if i]})
-            else:
-                items.append({"tx_hash": deposit.tx_hash})
+        evidence.setdefault(refund.recipient, []).extend(citation_of(d) for d in refund.deposits.all())
     return evidence
 
 
@@ -117,6 +111,10 @@ def _send_next_batch(pool: Pool) -> None:
         if len(batch) == settings.REFUND_BATCH_SIZE:
             break
     total = sum(refund.amount for refund in batch)
+    # The signer pays back only what its own books say is owed: bring its ledger up to the newest confirmed block.
+    ledger_sync(pool=pool)
+    if pool.status in FAILED_STATUSES:
+        signer_client().refund_all(pool_id=pool.pk)
     gas = _batch_gas(len(batch), native=pool.is_native)
     if not ensure_gas(
         pool=pool, gas=gas + (0 if pool.is_native else APPROVE_GAS), value=total if pool.is_native else 0

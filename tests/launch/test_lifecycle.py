@@ -94,11 +94,15 @@ def close_raise(chain: ChainDriver, pool: Pool) -> Pool:
     return Pool.objects.get(pk=pool.pk)
 
 
-def run_launch(pool: Pool) -> Launch:
+def run_launch(pool: Pool, *, chain: ChainDriver | None = None) -> Launch:
+    """Advance the launch as the worker would; with `chain`, blocks keep coming and the indexer keeps up between
+    passes, as on a live chain."""
     for _ in range(30):
         launch = launch_advance(pool_id=pool.pk)
         if launch and launch.step in (Launch.Step.LAUNCHED, Launch.Step.FAILED):
             return launch
+        if chain is not None:
+            index_until_confirmed(chain)
     raise AssertionError(f"the launch did not finish: {Launch.objects.get(pool=pool).__dict__}")
 
 
@@ -274,7 +278,7 @@ def test_a_pool_that_raised_exactly_its_soft_cap_launches(chain):
     assert pool.raised == pool.soft_cap
 
     launch_request(pool_id=pool.pk, requested_by="agent")
-    launch = run_launch(pool)
+    launch = run_launch(pool, chain=chain)
 
     assert launch.step == Launch.Step.LAUNCHED, launch.error
     assert_conserved(chain, pool, deposited=10 * ETHER)
@@ -295,7 +299,7 @@ def test_a_launch_that_keeps_reverting_fails_and_then_everyone_is_refunded_in_fu
     balances_before = [chain.w3.eth.get_balance(s) for s in senders]
 
     launch_request(pool_id=pool.pk, requested_by="agent")
-    launch = run_launch(pool)
+    launch = run_launch(pool, chain=chain)
 
     assert launch.step == Launch.Step.FAILED and launch.attempts == 3, launch.error
     attempts = list(ChainTransaction.objects.filter(pool=pool, purpose="launch").order_by("nonce"))

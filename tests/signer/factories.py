@@ -57,6 +57,14 @@ def pool_params(**overrides: object) -> dict:
         "name": "Agent Token",
         "symbol": "AGT",
         "max_value_wei": str(100 * ETHER),
+        "opens_at": "0",
+        "closes_at": "0",
+        "access": "public",
+        "whitelist_until": "0",
+        "whitelist": [],
+        "min_contribution": "0",
+        "max_contribution": "0",
+        "confirmations": "1",
     }
     params.update({key: str(value) if isinstance(value, int) else value for key, value in overrides.items()})
     return params

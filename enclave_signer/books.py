@@ -1,0 +1,282 @@
+"""The signer's own books: what each pool received (its ledger of proven deposits), what the signer let it spend, and
+what the chain says happened to every transaction the signer signed.
+
+Nothing here is taken from the caller. Deposits are proven on chain (evidence.py); a ledger is declared complete at a
+block only when the address's balance there, plus everything the signer's own mined transactions took out of it
+(value and fees), equals the proven deposits plus the gas top-ups the signer sent it. The crediting rules
+(crediting.py), the allocation (allocation.py) and the Merkle tree (merkle.py) are then applied to that ledger, so the
+signer knows the credited total, every allocation and the root a launch must carry, and what each deposit is owed.
+
+Sealed state used here (store.py):
+  ledgers  {pool_id: {deposits: {key: record}, verified: {block, timestamp} | null, phase: "open" | "refund_all"}}
+  slots    {"<address>/<nonce>": {tx_hash: {kind, to, value, max_fee, pool}}}   every transaction signed
+  mined    {"<address>/<nonce>": {tx_hash, block, status, fee, value, token_out: {token: amount}}}   once mined
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from enclave_signer.allocation import allocate_pro_rata, split_supply
+from enclave_signer.calls import ERC20_TRANSFER_TOPIC
+from enclave_signer.chain import ChainReader
+from enclave_signer.crediting import CreditDecision, DepositFact, contributions, decide_credits
+from enclave_signer.merkle import AllocationTree
+from enclave_signer.params import ZERO_ADDRESS, credit_rules
+
+PHASE_OPEN, PHASE_REFUND_ALL = "open", "refund_all"
+
+
+class BooksRefused(Exception):
+    """The books do not allow it; `code` is stable for callers."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+@dataclass(frozen=True)
+class Mined:
+    """The transaction the chain mined at one of the signer's (address, nonce) slots."""
+
+    tx_hash: str
+    block: int
+    status: int
+    fee: int  # gasUsed * effectiveGasPrice
+    value: int  # what left the address besides the fee (0 when it reverted)
+    token_out: dict  # {token (lower-case): amount} of ERC-20 Transfers out of the address (empty when it reverted)
+
+    def record(self) -> dict:
+        return {
+            "tx_hash": self.tx_hash,
+            "block": self.block,
+            "status": self.status,
+            "fee": str(self.fee),
+            "value": str(self.value),
+            "token_out": {token: str(amount) for token, amount in self.token_out.items()},
+        }
+
+    @classmethod
+    def of(cls, record: dict) -> Mined:
+        return cls(
+            tx_hash=record["tx_hash"],
+            block=record["block"],
+            status=record["status"],
+            fee=int(record["fee"]),
+            value=int(record["value"]),
+            token_out={token: int(amount) for token, amount in record["token_out"].items()},
+        )
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """What the ledger says a launch must carry."""
+
+    credited: int
+    contributions: dict[str, int]
+    tokens: dict[str, int]
+    merkle_root: str
+
+
+def new_ledger() -> dict:
+    return {"deposits": {}, "verified": None, "phase": PHASE_OPEN}
+
+
+def slot_key(address: str, nonce: int) -> str:
+    return f"{address}/{nonce}"
+
+
+def facts(ledger: dict, *, through: int) -> list[DepositFact]:
+    """The ledger's deposits up to block `through`, as the crediting function takes them."""
+    return [
+        DepositFact(
+            key=key,
+            sender=record["sender"],
+            amount=int(record["amount"]),
+            at=record["at"],
+            block=record["block"],
+            tx_index=record["tx_index"],
+            position=tuple(record["position"]),
+        )
+        for key, record in ledger["deposits"].items()
+        if record["block"] <= through
+    ]
+
+
+def credits(params: dict, ledger: dict, *, through: int) -> list[CreditDecision]:
+    return decide_credits(rules=credit_rules(params), deposits=facts(ledger, through=through))
+
+
+def allocation(params: dict, decisions: list[CreditDecision]) -> Allocation:
+    """Each depositor's tokens, pro rata to the credited contribution, and the Merkle root (OpenZeppelin format)."""
+    credited = contributions(decisions)
+    supply = split_supply(
+        total_supply=int(params["total_supply"]),
+        liquidity_bps=int(params["liquidity_supply_bps"]),
+        depositor_bps=int(params["depositor_supply_bps"]),
+    )
+    tokens = allocate_pro_rata(total=supply.depositors, contributions=credited) if credited else {}
+    root = AllocationTree.build(tokens).root_hex if tokens else "0x" + "00" * 32
+    return Allocation(credited=sum(credited.values()), contributions=credited, tokens=tokens, merkle_root=root)
+
+
+def balance_difference(*, holds: int, paid_out: int, received: int) -> str:
+    """ "" when what the address holds plus what left it equals what it received; else which side is short, and by how
+    much (a deposit missing from the ledger, or one counted that the address never got)."""
+    difference = holds + paid_out - received
+    if difference > 0:
+        return f"the address received {difference} more than the ledger accounts for: a deposit is missing from it"
+    if difference < 0:
+        return f"the ledger accounts for {-difference} more than the address received"
+    return ""
+
+
+class Books:
+    """The books over the sealed state and a chain reader; the caller holds the signer's lock."""
+
+    def __init__(self, *, state: dict, chain: ChainReader, gas_address: str) -> None:
+        self.state, self.chain, self.gas_address = state, chain, gas_address
+        state.setdefault("ledgers", {})
+        state.setdefault("slots", {})
+        state.setdefault("mined", {})
+
+    def ledger(self, pool_id: str) -> dict:
+        return self.state["ledgers"].setdefault(pool_id, new_ledger())
+
+    # -- what was signed, and what was mined --------------------------------------------------------------------
+
+    def note_signed(self, *, address: str, nonce: int, tx_hash: str, info: dict) -> None:
+        self.state["slots"].setdefault(slot_key(address, nonce), {})[tx_hash] = info
+
+    def mined(self, address: str, nonce: int, *, account_nonce: int | None = None) -> Mined | None:
+        """The transaction mined at this slot, or None while the nonce is unused (cached once found)."""
+        slot = slot_key(address, nonce)
+        cached = self.state["mined"].get(slot)
+        if cached:
+            return Mined.of(cached)
+        if nonce >= (self.chain.nonce(address) if account_nonce is None else account_nonce):
+            return None
+        signed = self.state["slots"].get(slot, {})
+        for tx_hash, info in signed.items():
+            receipt = self.chain.receipt(tx_hash)
+            if not receipt:
+                continue
+            status = int(receipt["status"], 16)
+            token_out: dict[str, int] = {}
+            if status == 1:
+                for log in receipt.get("logs", []):
+                    topics = log.get("topics", [])
+                    sent = len(topics) == 3 and topics[0].lower() == ERC20_TRANSFER_TOPIC
+                    if sent and "0x" + topics[1][-40:].lower() == address.lower():
+                        token = log["address"].lower()
+                        token_out[token] = token_out.get(token, 0) + int(log["data"], 16)
+            record = Mined(
+                tx_hash=tx_hash,
+                block=int(receipt["blockNumber"], 16),
+                status=status,
+                fee=int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16),
+                value=int(info["value"]) if status == 1 else 0,
+                token_out=token_out,
+            )
+            self.state["mined"][slot] = record.record()
+            return record
+        raise BooksRefused(
+            "books_broken", f"nonce {nonce} of {address} is used, but by no transaction this signer signed"
+        )
+
+    def slots_of(self, address: str) -> list[int]:
+        prefix = address + "/"
+        return sorted(int(slot[len(prefix) :]) for slot in self.state["slots"] if slot.startswith(prefix))
+
+    def fees_committed(self, address: str, *, except_nonce: int, below: int | None = None) -> int:
+        """Fees the address has paid (mined slots) or may still pay (the costliest signed tx of an open slot); with
+        `below`, only at nonces below it."""
+        account_nonce = self.chain.nonce(address)
+        total = 0
+        for nonce in self.slots_of(address):
+            if nonce == except_nonce or (below is not None and nonce >= below):
+                continue
+            mined = self.mined(address, nonce, account_nonce=account_nonce)
+            if mined is not None:
+                total += mined.fee
+            else:
+                total += max(int(info["max_fee"]) for info in self.state["slots"][slot_key(address, nonce)].values())
+        return total
+
+    def topups(
+        self,
+        pool_address: str,
+        *,
+        except_nonce: int | None = None,
+        through: int | None = None,
+        mined_only: bool = False,
+    ) -> int:
+        """Gas top-ups to `pool_address`: every one signed at an open nonce counts; at a mined one, only the mined one
+        (against the cap). With `mined_only`, only those mined (what the address really got); with `through`, only
+        those mined at or before that block (the completeness check).
+        """
+        mined_only = mined_only or through is not None
+        account_nonce = self.chain.nonce(self.gas_address)
+        total = 0
+        for nonce in self.slots_of(self.gas_address):
+            signed = self.state["slots"][slot_key(self.gas_address, nonce)]
+            to_pool = {h: int(i["value"]) for h, i in signed.items() if i["to"].lower() == pool_address.lower()}
+            if not to_pool or nonce == except_nonce:
+                continue
+            mined = self.mined(self.gas_address, nonce, account_nonce=account_nonce)
+            if mined is None:
+                total += 0 if mined_only else sum(to_pool.values())
+            elif mined.tx_hash in to_pool and mined.status == 1 and (through is None or mined.block <= through):
+                total += to_pool[mined.tx_hash]
+        return total
+
+    def launched(self, pool_id: str, address: str) -> bool:
+        """A launch the signer signed for this pool was mined and succeeded."""
+        account_nonce = self.chain.nonce(address)
+        for nonce in self.slots_of(address):
+            signed = self.state["slots"][slot_key(address, nonce)]
+            if not any(info["kind"] == "launch" for info in signed.values()):
+                continue
+            mined = self.mined(address, nonce, account_nonce=account_nonce)
+            if mined and mined.status == 1 and signed.get(mined.tx_hash, {}).get("kind") == "launch":
+                return True
+        return False
+
+    def launch_in_flight(self, address: str) -> bool:
+        account_nonce = self.chain.nonce(address)
+        return any(
+            nonce >= account_nonce
+            and any(i["kind"] == "launch" for i in self.state["slots"][slot_key(address, nonce)].values())
+            for nonce in self.slots_of(address)
+        )
+
+    # -- completeness -------------------------------------------------------------------------------------------
+
+    def spent_through(self, address: str, *, block: int) -> tuple[int, int, dict]:
+        """(value, fees, token_out) of the address's transactions mined at or before `block`."""
+        nonce_then = self.chain.nonce(address, block)
+        value = fees = 0
+        tokens: dict[str, int] = {}
+        for nonce in range(nonce_then):
+            mined = self.mined(address, nonce, account_nonce=nonce_then)
+            if mined is None or mined.block > block:
+                raise BooksRefused("books_broken", f"nonce {nonce} of {address} was used by block {block}, not found")
+            value, fees = value + mined.value, fees + mined.fee
+            for token, amount in mined.token_out.items():
+                tokens[token] = tokens.get(token, 0) + amount
+        return value, fees, tokens
+
+    def check_complete(self, pool: dict, ledger: dict, *, block: int) -> None:
+        """Refuse (ledger_incomplete) unless the ledger's deposits up to `block` are every one the address got."""
+        address, asset = pool["address"], pool["params"]["raise_asset"]
+        received = sum(int(r["amount"]) for r in ledger["deposits"].values() if r["block"] <= block)
+        value, fees, tokens = self.spent_through(address, block=block)
+        if asset == ZERO_ADDRESS:
+            holds = self.chain.balance(address, block)
+            topups = self.topups(address, through=block)
+            problem = balance_difference(holds=holds, paid_out=value + fees, received=received + topups)
+        else:
+            holds = self.chain.erc20_balance(asset, address, block)
+            problem = balance_difference(holds=holds, paid_out=tokens.get(asset.lower(), 0), received=received)
+        if problem:
+            raise BooksRefused("ledger_incomplete", f"at block {block}, {problem}")
