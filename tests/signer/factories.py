@@ -147,6 +147,43 @@ def wire_tx(
     }
 
 
+# -- a raise on a real chain (anvil): deposits, the close, and what the signer's books then say a launch carries ------
+
+LAUNCH_GAS_LIMIT = 5_000_000  # the least gas a launch may carry (enclave_signer/policy.py LAUNCH_GAS)
+
+
+def latest_timestamp(w3) -> int:
+    return w3.eth.get_block("latest")["timestamp"]
+
+
+def closing_pool_params(w3, *, seconds: int = 20, **overrides: object) -> dict:
+    """pool_params that close `seconds` after the chain's newest block: deposits sent right away are credited, and
+    `mine_past(w3, int(params["closes_at"]))` then ends the raise."""
+    return pool_params(closes_at=latest_timestamp(w3) + seconds, **overrides)
+
+
+def mine_past(w3, timestamp: int) -> int:
+    """Mine a block whose timestamp is at least `timestamp`; return its number (the block to prove a ledger at)."""
+    if latest_timestamp(w3) < timestamp:
+        w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+    w3.provider.make_request("evm_mine", [])
+    block = w3.eth.get_block("latest")
+    assert block["timestamp"] >= timestamp, block
+    return block["number"]
+
+
+def send_eth(chain, *, sender: str, to: str, value: int) -> dict:
+    """A plain ETH transfer from an unlocked dev account; returns its citation ({tx_hash}) for the signer."""
+    receipt = chain.transact({"from": sender, "to": to, "value": value})
+    return {"tx_hash": "0x" + bytes(receipt["transactionHash"]).hex()}
+
+
+def native_raise(summary: dict, *, gas: int, max_fee: int, uncovered_fees: int = 0) -> int:
+    """The raiseAmount of a native launch per the signer's ledger summary: the credited total less the launch's gas
+    budget (and less earlier fees the gas top-ups did not cover)."""
+    return int(summary["credited"]) - uncovered_fees - gas * max_fee
+
+
 def write_contracts_file(
     path: Path,
     *,
