@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from pools.fields import UINT256_DIGITS
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
+from pools.services.ledger import citation_of
 
 MAX_WEI = 2**256 - 1
 
@@ -191,6 +192,41 @@ class DepositSerializer(serializers.ModelSerializer):
             "block_timestamp",
             "seen_at",
         ]
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "The deposit as the enclave signer's evidence cites it: {tx_hash, log_index} for an ERC-20 "
+        "Transfer log, {tx_hash} for a transaction's own value, {tx_hash, trace_address} for an internal call.",
+        "properties": {
+            "tx_hash": {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"},
+            "log_index": {"type": "integer", "minimum": 0},
+            "trace_address": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        },
+        "required": ["tx_hash"],
+        "additionalProperties": False,
+    }
+)
+class CitationField(serializers.Field):
+    """A deposit's citation in the signer's evidence format (pools.services.ledger.citation_of)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("source", "*")
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+    def to_representation(self, deposit: Deposit) -> dict:
+        return citation_of(deposit)
+
+
+class PublicDepositSerializer(DepositSerializer):
+    """A deposit as anyone may see it, with the citation `python -m enclave_signer verify-pool` proves on chain."""
+
+    citation = CitationField()
+
+    class Meta(DepositSerializer.Meta):
+        fields = ["citation", *DepositSerializer.Meta.fields]
 
 
 class RefundSerializer(serializers.ModelSerializer):

@@ -26,6 +26,7 @@ urlpatterns = [
     # public
     path("pools/", public.PoolListApi.as_view(), name="api-pool-list"),
     path("pools/<int:pool_id>/", public.PoolDetailApi.as_view(), name="api-pool-detail"),
+    path("pools/<int:pool_id>/deposits/", public.PoolDepositListApi.as_view(), name="api-pool-deposits"),
     path(
         "pools/<int:pool_id>/allocations/<str:address>/",
         public.AllocationPublicApi.as_view(),

@@ -1,4 +1,4 @@
-"""Command line: serve, rotate-sealing-key, verify-attestation, verify-log, export-log."""
+"""Command line: serve, rotate-sealing-key, verify-attestation, verify-log, verify-pool, export-log."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from enclave_signer.sealing import SealingError, SealingRoot, lock_data_dir, obt
 from enclave_signer.server import make_server
 from enclave_signer.service import EnclaveSigner
 from enclave_signer.store import SealedStore
+from enclave_signer.verify import main as verify_pool_main
 
 CHAIN_WAIT_SECONDS = 30
 logger = logging.getLogger("enclave_signer")
@@ -135,6 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     verify = commands.add_parser("verify-log", help="check an exported log offline")
     verify.add_argument("file", type=Path)
     verify.add_argument("--attestation", type=Path, help="an attestation report the log must be bound to")
+    pool = commands.add_parser(
+        "verify-pool",
+        help="check a pool from public data: deposits proven on chain, every wei accounted for (docs/verify-pool.md)",
+    )
+    pool.add_argument("pool_id", type=int, metavar="POOL_ID")
+    pool.add_argument("--rpc", required=True, help="a JSON-RPC URL of the pool's chain that you trust")
+    pool.add_argument("--site", required=True, help="the launchpad's URL: its deposit list (and log, without --log)")
+    pool.add_argument("--log", type=Path, help="the signer's log (JSON lines); default: <site>/transparency/log.jsonl")
+    pool.add_argument("--block", type=int, help="check as of this block (default: the newest confirmed one)")
     export = commands.add_parser("export-log", help="write the signer's log file to stdout")
     export.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
@@ -153,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
             return 0 if check.ok else 1
+        if args.command == "verify-pool":
+            return verify_pool_main(args)
         if args.command == "verify-log":
             print(json.dumps(verify_log_file(args.file, attestation_path=args.attestation), indent=2))
             return 0

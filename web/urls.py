@@ -17,4 +17,5 @@ urlpatterns = [
     path("transparency/entries/<int:seq>/", views.transparency_entry, name="transparency-entry"),
     path("transparency/log.jsonl", views.transparency_log_download, name="transparency-log"),
     path("transparency/attestation.json", views.transparency_attestation_download, name="transparency-attestation"),
+    path("transparency/verify-pool.md", views.verify_pool_doc, name="verify-pool-doc"),
 ]

@@ -79,6 +79,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     context["accepting"] = pool.status in (Pool.Status.SCHEDULED, Pool.Status.OPEN)
     if context["accepting"] and pool.deposit_address:
         context["qr_svg"] = presentation.address_qr_svg(pool.deposit_address)
+    context["site_url"] = request.build_absolute_uri("/").rstrip("/")  # for the verify-pool command
     return render(request, "web/pool_detail.html", context)
 
 
@@ -262,6 +263,13 @@ def transparency_log_download(request: HttpRequest) -> StreamingHttpResponse:
     response = StreamingHttpResponse(lines(), content_type="application/jsonl")
     response["Content-Disposition"] = 'attachment; filename="signer-log.jsonl"'
     return response
+
+
+@require_GET
+def verify_pool_doc(request: HttpRequest) -> HttpResponse:
+    """docs/verify-pool.md, as plain text: what `python -m enclave_signer verify-pool` checks and how to read it."""
+    text = (settings.BASE_DIR / "docs" / "verify-pool.md").read_text(encoding="utf-8")
+    return HttpResponse(text, content_type="text/plain; charset=utf-8")
 
 
 @never_cache

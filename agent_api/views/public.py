@@ -13,10 +13,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agent_api.schema import error_responses
-from agent_api.serializers import AllocationSerializer, PoolDetailSerializer, PoolSummarySerializer, WeiAmount
-from pools.selectors.pools import allocation_get_public, pool_get_public, pool_list_public
+from agent_api.serializers import (
+    AllocationSerializer,
+    PoolDetailSerializer,
+    PoolSummarySerializer,
+    PublicDepositSerializer,
+    WeiAmount,
+)
+from pools.selectors.pools import allocation_get_public, deposit_list_for_pool, pool_get_public, pool_list_public
 
-__all__ = ["AllocationPublicApi", "NoSuchEndpointApi", "PoolDetailApi", "PoolListApi", "WeiAmount"]
+__all__ = [
+    "AllocationPublicApi",
+    "NoSuchEndpointApi",
+    "PoolDepositListApi",
+    "PoolDetailApi",
+    "PoolListApi",
+    "WeiAmount",
+]
 
 
 class PoolListApi(ListAPIView):
@@ -52,6 +65,23 @@ class PoolDetailApi(APIView):
     })  # fmt: skip
     def get(self, request, pool_id: int):
         return Response(PoolDetailSerializer(pool_get_public(pool_id=pool_id)).data)
+
+
+class PoolDepositListApi(ListAPIView):
+    """Every deposit recorded for a public pool, in chain order, each with its citation in the signer's evidence format:
+    what `python -m enclave_signer verify-pool` proves on chain and checks complete against the pool address."""
+
+    permission_classes = [AllowAny]
+    serializer_class = PublicDepositSerializer
+
+    @extend_schema(operation_id="pools_deposits_list", responses={
+        200: PublicDepositSerializer(many=True), **error_responses(400, 401, 404, 429)
+    })  # fmt: skip
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return deposit_list_for_pool(pool=pool_get_public(pool_id=self.kwargs["pool_id"]))
 
 
 class AllocationPublicApi(APIView):

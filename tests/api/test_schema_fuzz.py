@@ -119,5 +119,5 @@ def test_the_schema_documents_every_operation():
     loaded = schemathesis.openapi.from_wsgi("/api/schema/", application)
     operations = {(op.ok().method.upper(), op.ok().path) for op in loaded.get_all_operations()}
 
-    assert len(operations) == 16
+    assert len(operations) == 17
     assert ("POST", "/api/v1/agent/pools/{pool_id}/launch/") in operations
