@@ -230,6 +230,23 @@ class Books:
                 total += to_pool[mined.tx_hash]
         return total
 
+    def topup_fees(self, pool_address: str, *, except_nonce: int) -> int:
+        """Fees the gas key paid for top-ups to `pool_address` (mined), or may still pay (the costliest one signed at
+        each open nonce)."""
+        account_nonce = self.chain.nonce(self.gas_address)
+        total = 0
+        for nonce in self.slots_of(self.gas_address):
+            signed = self.state["slots"][slot_key(self.gas_address, nonce)]
+            to_pool = {h: int(i["max_fee"]) for h, i in signed.items() if i["to"].lower() == pool_address.lower()}
+            if not to_pool or nonce == except_nonce:
+                continue
+            mined = self.mined(self.gas_address, nonce, account_nonce=account_nonce)
+            if mined is None:
+                total += max(to_pool.values())
+            elif mined.tx_hash in to_pool:
+                total += mined.fee
+        return total
+
     def launched(self, pool_id: str, address: str) -> bool:
         """A launch the signer signed for this pool was mined and succeeded."""
         account_nonce = self.chain.nonce(address)

@@ -82,6 +82,8 @@ class PolicyContext:
     gas_topup_pool_max_wei: int = 10**17
     # (address, except nonce) -> fees the key has paid or may still pay; the budget is per pool key, for its life.
     fees_committed: Callable[[str, int], int] = lambda address, nonce: 0
+    # (pool address, except nonce) -> fees the gas key has paid or may still pay for top-ups to that pool address.
+    topup_fees: Callable[[str, int], int] = lambda address, nonce: 0
     fee_budget_min_wei: int = 5 * 10**17
     fee_budget_bps: int = 50
 
@@ -242,6 +244,15 @@ def _gas_topup(tx: dict, *, address: str, intent: dict, ctx: PolicyContext) -> A
     if before + tx["value"] > ctx.gas_topup_pool_max_wei:
         raise Refusal(
             "topup_cap", f"{tx['to']} has had {before} wei of top-ups; the cap is {ctx.gas_topup_pool_max_wei}"
+        )
+    # The gas key's fees for a pool's top-ups count against that pool's fee budget: priority fees go to whoever
+    # builds the block, so many 1-wei top-ups at the fee cap would otherwise drain the gas key.
+    params = next(pool["params"] for pool in ctx.pools.values() if pool["address"] == tx["to"])
+    budget, spent = fee_budget(params, ctx=ctx), ctx.topup_fees(tx["to"], tx["nonce"])
+    if spent + tx["gas"] * tx["maxFeePerGas"] > budget:
+        raise Refusal(
+            "fee_budget",
+            f"top-ups to {tx['to']} have cost or may cost {spent} wei of fees; the pool's budget is {budget}",
         )
     return Approval(tx=tx, intent=intent)
 

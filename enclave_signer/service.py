@@ -488,6 +488,7 @@ class EnclaveSigner:
             expected_launch=expected_launch,
             topped_up=lambda pool_address, nonce: books.topups(pool_address, except_nonce=nonce),
             fees_committed=lambda key_address, nonce: books.fees_committed(key_address, except_nonce=nonce),
+            topup_fees=lambda pool_address, nonce: books.topup_fees(pool_address, except_nonce=nonce),
             fee_budget_min_wei=config.pool_fee_budget_min_wei,
             fee_budget_bps=config.pool_fee_budget_bps,
         )
@@ -497,6 +498,8 @@ class EnclaveSigner:
         params, address = pool["params"], pool["address"]
         if ledger["phase"] == PHASE_REFUND_ALL:
             raise BooksRefused("pool_refunding", f"pool {pool_id} is being refunded in full: it can never launch")
+        if self.books.launched(pool_id, address):
+            raise BooksRefused("pool_launched", f"pool {pool_id} has launched already")
         verified = ledger["verified"]
         if not verified:
             raise BooksRefused(

@@ -241,6 +241,8 @@ def test_a_launch_must_carry_the_allocation_the_signer_computed(chain):
     assert launch.step == Launch.Step.LAUNCHED, launch.error
     assert abs(Allocation.objects.get(pool=pool, address=thief).token_amount - everything // 10) <= 1
     assert_conserved(chain, pool, deposited=10 * ETHER)
+    # Once launched, never again (its owed-back money is not a second raise).
+    assert refusal(pool.pk, launch_tx(chain, pool, raise_amount=ETHER)) == "pool_launched"
 
 
 @pytest.mark.parametrize(
@@ -445,3 +447,24 @@ def test_gas_top_ups_stop_at_the_pool_cap_and_cannot_be_launched(chain):
     assert launch.raise_amount == 10 * ETHER - launch_gas_budget(launch)
     assert chain.w3.eth.get_balance(pool.deposit_address) >= DEFAULT_GAS_TOPUP_POOL_MAX_WEI
     assert_conserved(chain, pool, deposited=10 * ETHER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_wei_top_ups_at_the_fee_cap_cannot_drain_the_gas_key(chain):
+    """Gas key drained through fees: 1-wei top-ups, each paying the per-transaction fee cap, all priority fee. The
+    fees the gas key has paid or may pay for one pool's top-ups stay within that pool's fee budget (fee_budget)."""
+    pool = scheduled_pool(chain)
+    source = gas_address()
+    max_fee = DEFAULT_MAX_TX_FEE_WEI // TOPUP_GAS[0]
+    costly = Fees(max_fee_per_gas=max_fee, max_priority_fee_per_gas=max_fee)
+    start = next_nonce(chain, source)
+    budget = max(DEFAULT_POOL_FEE_BUDGET_MIN_WEI, pool.hard_cap * DEFAULT_POOL_FEE_BUDGET_BPS // 10_000)
+    allowed = budget // (TOPUP_GAS[0] * max_fee)
+    assert allowed >= 5, "the budget pays for several top-ups, not for a run of them at the fee cap"
+    for k in range(allowed):
+        tx = envelope(to=pool.deposit_address, data=b"", value=1, nonce=start + k, gas=TOPUP_GAS[0], fees=costly)
+        signed("gas", tx)
+    tx = envelope(to=pool.deposit_address, data=b"", value=1, nonce=start + allowed, gas=TOPUP_GAS[0], fees=costly)
+    assert refusal("gas", tx) == "fee_budget"
+    # A top-up at ordinary fees is refused as well, until the signed ones are mined (or replaced) at real cost.
+    assert refusal("gas", topup_tx(chain, pool, 1, nonce=start + allowed)) == "fee_budget"

@@ -20,7 +20,15 @@ from enclave_signer.calls import APPROVE, LAUNCH, LAUNCH_FIELD_OF_PARAM, LAUNCH_
 from enclave_signer.config import KnownContracts
 from enclave_signer.evidence import EvidenceRefused, parse_citation
 from enclave_signer.params import ZERO_ADDRESS, normalize_pool_params
-from enclave_signer.policy import GAS_KEY, PolicyContext, Refusal, describe, evaluate, parse_transaction
+from enclave_signer.policy import (
+    GAS_KEY,
+    PolicyContext,
+    Refusal,
+    describe,
+    evaluate,
+    fee_budget,
+    parse_transaction,
+)
 from tests.signer.factories import (
     CHAIN_ID,
     ETHER,
@@ -780,3 +788,26 @@ def test_top_ups_to_one_pool_never_pass_its_cap_whichever_are_mined(requests):
             signed.setdefault(nonce, []).append(value)
         assert sum(max(values) for values in signed.values()) <= TOPUP_POOL_MAX
     assert signed, "the first top-up is always within the cap"
+
+
+@settings(max_examples=200)
+@given(
+    spent=st.integers(min_value=0, max_value=2 * FEE_BUDGET_MIN),
+    max_fee=st.integers(min_value=1, max_value=MAX_TX_FEE // 21_000),
+    pool=st.sampled_from([(POOL_ADDRESS, NATIVE_PARAMS), (USDC_POOL_ADDRESS, USDC_PARAMS)]),
+)
+def test_the_gas_keys_fees_for_a_pools_top_ups_stay_within_that_pools_fee_budget(spent, max_fee, pool):
+    """Many 1-wei top-ups at the fee cap would pass the top-up cap and hand the gas key to the block builder."""
+    pool_address, params = pool
+    budget = fee_budget(params, ctx=context())
+    asked = []
+
+    def topup_fees(address, except_nonce):
+        asked.append((address, except_nonce))
+        return spent
+
+    tx = wire_tx(to=pool_address, value=1, gas=21_000, nonce=3, max_fee=max_fee, priority_fee=max_fee)
+    outcome = decide(GAS_KEY, tx, ctx=context(topup_fees=topup_fees))
+    assert asked == [(pool_address, 3)]
+    assert refused(outcome, "fee_budget") == (spent + 21_000 * max_fee > budget), outcome
+    assert refused(outcome) == refused(outcome, "fee_budget")
