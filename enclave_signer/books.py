@@ -260,10 +260,15 @@ class Books:
         return False
 
     def launch_in_flight(self, address: str) -> bool:
-        account_nonce = self.chain.nonce(address)
+        """A launch signed at a nonce not used yet, whose deadline has not passed: it could still be mined and succeed.
+        (Past its deadline the Launcher reverts it, so it cannot launch any more.)"""
+        account_nonce, now = self.chain.nonce(address), self.chain.latest_timestamp()
         return any(
             nonce >= account_nonce
-            and any(i["kind"] == "launch" for i in self.state["slots"][slot_key(address, nonce)].values())
+            and any(
+                i["kind"] == "launch" and int(i.get("deadline", 2**256)) >= now
+                for i in self.state["slots"][slot_key(address, nonce)].values()
+            )
             for nonce in self.slots_of(address)
         )
 

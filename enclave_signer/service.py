@@ -407,6 +407,7 @@ class EnclaveSigner:
                     "value": str(tx["value"]),
                     "max_fee": str(tx["gas"] * tx["maxFeePerGas"]),
                     "pool": pool_id,
+                    **({"deadline": intent["args"]["deadline"]} if intent["kind"] == "launch" else {}),
                 },
             )
             self.state["signed"].setdefault(slot, {})[request_digest] = result

@@ -504,3 +504,29 @@ def test_refund_decisions_are_logged_with_the_consumed_deposits(anvil_chain, sig
     assert json.dumps(entry["payload"]["refunded_deposits"]) == json.dumps(
         {f"{CHAIN_ID}:{tx_hash}:trace:": {"amount": str(ETHER), "take": str(ETHER)}}
     )
+
+
+def test_a_signed_launch_past_its_deadline_no_longer_blocks_a_full_refund(anvil_chain, signer):
+    """A launch signed but never broadcast keeps its nonce open for ever; once its deadline has passed, the Launcher
+    would revert it, so it cannot launch any more and the pool may be refunded in full."""
+    cap = ETHER
+    pool = register(signer, 1, soft_cap=cap, hard_cap=cap)
+    alices = {"tx_hash": deposit_eth(anvil_chain, sender=anvil_chain.account(1), to=pool, value=cap)}
+    ledger = prove_complete(signer, anvil_chain, 1, [alices])
+    gas, max_fee = 5_000_000, 2 * GWEI
+    block_time = anvil_chain.w3.eth.get_block("latest")["timestamp"]
+    fields = launch_args(
+        pool_id=1,
+        params=pool_params(soft_cap=cap, hard_cap=cap),
+        log_head=signer.log.head["hash"],
+        raise_amount=cap - gas * max_fee,
+        merkleRoot=bytes.fromhex(ledger["merkle_root"][2:]),
+        deadline=block_time + 60,
+    )
+    launch = wire_tx(to=LAUNCHER, data=launch_calldata(fields), value=cap - gas * max_fee, gas=gas, max_fee=max_fee)
+    assert signer.sign({"pool_id": "1", "tx": launch}).status == 200
+    assert signer.refund_all({"pool_id": "1"}).body["code"] == "launch_in_flight"
+    anvil_chain.w3.provider.make_request("evm_increaseTime", [120])
+    anvil_chain.w3.provider.make_request("evm_mine", [])
+    assert signer.refund_all({"pool_id": "1"}).status == 200
+    assert refund_eth(signer, 1, [anvil_chain.account(1)], [cap], {anvil_chain.account(1): [alices]}).status == 200
