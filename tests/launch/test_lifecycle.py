@@ -19,7 +19,7 @@ from chain.rpc import JsonRpc
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.indexing import index_chain
 from pools.services.launch import launch_advance, launch_give_up, launch_request
-from pools.services.pools import pool_schedule, pool_settle, pools_close_due, pools_open_due
+from pools.services.pools import pool_close_early, pool_schedule, pool_settle, pools_close_due, pools_open_due
 from pools.services.refunds import refund_request, refunds_advance
 from tests.anvil import ANVIL_CHAIN_ID
 from tests.factories import AgentFactory, PoolFactory
@@ -313,3 +313,28 @@ def test_a_launch_that_keeps_reverting_fails_and_then_everyone_is_refunded_in_fu
     for sender, amount, before in zip(senders, amounts, balances_before, strict=True):
         assert chain.w3.eth.get_balance(sender) - before == amount
     assert_conserved(chain, pool, deposited=sum(amounts))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_early_close_reaches_the_signer_so_both_books_credit_alike(chain):
+    """The admin's early close changes a rule after the registration was made final: the signer takes it (the close
+    moves earlier, never into the chain's past), so the deposit after it is owed back on both sides and the launch
+    carries the same raise and root."""
+    pool = scheduled_pool(chain, soft_cap=5 * ETHER)
+    deposit_from(chain, pool, [5 * ETHER, 3 * ETHER], at=pool.opens_at + timedelta(minutes=1), label="early")
+    pool = pool_close_early(pool_id=pool.pk, now=chain_now(chain))
+    close = int(pool.closed_early_at.timestamp())
+    assert close > int(pool.opens_at.timestamp()) and pool.closed_early_at < pool.closes_at
+    late = deposit_from(chain, pool, [2 * ETHER], at=pool.closed_early_at + timedelta(seconds=5), label="after-close")
+    index_until_confirmed(chain)
+    refresh_dev_price_feeds(chain.w3, _deployment(), deployer=chain.anvil.account(0).address)
+    pool.refresh_from_db()
+    assert (pool.raised, pool.refund_owed) == (8 * ETHER, 2 * ETHER)
+
+    launch_request(pool_id=pool.pk, requested_by="agent")
+    launch = run_launch(pool, chain=chain)
+    assert launch.step == Launch.Step.LAUNCHED, launch.error
+    balance_before = chain.w3.eth.get_balance(late[0])
+    run_refunds(pool)
+    assert chain.w3.eth.get_balance(late[0]) - balance_before == 2 * ETHER
+    assert_conserved(chain, pool, deposited=10 * ETHER)
