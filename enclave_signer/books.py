@@ -15,6 +15,7 @@ Sealed state used here (store.py):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from enclave_signer.allocation import allocate_pro_rata, split_supply
@@ -120,15 +121,39 @@ def allocation(params: dict, decisions: list[CreditDecision]) -> Allocation:
     return Allocation(credited=sum(credited.values()), contributions=credited, tokens=tokens, merkle_root=root)
 
 
-def balance_difference(*, holds: int, paid_out: int, received: int) -> str:
+def balance_difference(*, holds: int, paid_out: int, received: int, listed: str = "the ledger") -> str:
     """ "" when what the address holds plus what left it equals what it received; else which side is short, and by how
-    much (a deposit missing from the ledger, or one counted that the address never got)."""
+    much (a deposit missing from `listed`, or one counted that the address never got)."""
     difference = holds + paid_out - received
     if difference > 0:
-        return f"the address received {difference} more than the ledger accounts for: a deposit is missing from it"
+        return f"the address received {difference} more than {listed} accounts for: a deposit is missing from it"
     if difference < 0:
-        return f"the ledger accounts for {-difference} more than the address received"
+        return f"{listed} accounts for {-difference} more than the address received"
     return ""
+
+
+@dataclass(frozen=True)
+class BalanceSheet:
+    """A pool address at a block: what it holds of its raise asset, what its key's mined transactions took out of it,
+    and what it received (the ledger's deposits, and for ETH the gas top-ups)."""
+
+    block: int
+    holds: int
+    sent: int  # native value, or raise-asset transfers, out of the address
+    fees: int  # native fees its key paid (taken out of it only for an ETH raise)
+    deposits: int
+    deposit_count: int
+    topups: int  # for an ETH raise; 0 for an ERC-20 one
+    native: bool
+
+    @property
+    def paid_out(self) -> int:
+        return self.sent + self.fees if self.native else self.sent
+
+    def difference(self, *, listed: str = "the ledger") -> str:
+        return balance_difference(
+            holds=self.holds, paid_out=self.paid_out, received=self.deposits + self.topups, listed=listed
+        )
 
 
 class Books:
@@ -188,20 +213,33 @@ class Books:
         prefix = address + "/"
         return sorted(int(slot[len(prefix) :]) for slot in self.state["slots"] if slot.startswith(prefix))
 
+    def _outcomes(
+        self, address: str, *, keep: Callable[[dict], bool] | None = None, except_nonce: int | None = None
+    ) -> Iterator[tuple[int, dict, Mined | None]]:
+        """For each nonce (but `except_nonce`) at which the signer signed for `address` a transaction that `keep`
+        keeps: (nonce, {tx_hash: info} of those it keeps, the transaction mined there or None while it is open)."""
+        account_nonce = self.chain.nonce(address)
+        for nonce in self.slots_of(address):
+            signed = self.state["slots"][slot_key(address, nonce)]
+            if keep is not None:
+                signed = {tx_hash: info for tx_hash, info in signed.items() if keep(info)}
+            if signed and nonce != except_nonce:
+                yield nonce, signed, self.mined(address, nonce, account_nonce=account_nonce)
+
+    def _topup_outcomes(self, pool_address: str, *, except_nonce: int | None):
+        def to_pool(info: dict) -> bool:
+            return info["to"].lower() == pool_address.lower()
+
+        return self._outcomes(self.gas_address, keep=to_pool, except_nonce=except_nonce)
+
     def fees_committed(self, address: str, *, except_nonce: int, below: int | None = None) -> int:
         """Fees the address has paid (mined slots) or may still pay (the costliest signed tx of an open slot); with
         `below`, only at nonces below it."""
-        account_nonce = self.chain.nonce(address)
-        total = 0
-        for nonce in self.slots_of(address):
-            if nonce == except_nonce or (below is not None and nonce >= below):
-                continue
-            mined = self.mined(address, nonce, account_nonce=account_nonce)
-            if mined is not None:
-                total += mined.fee
-            else:
-                total += max(int(info["max_fee"]) for info in self.state["slots"][slot_key(address, nonce)].values())
-        return total
+        return sum(
+            mined.fee if mined else max(int(info["max_fee"]) for info in signed.values())
+            for nonce, signed, mined in self._outcomes(address, except_nonce=except_nonce)
+            if below is None or nonce < below
+        )
 
     def topups(
         self,
@@ -216,48 +254,27 @@ class Books:
         those mined at or before that block (the completeness check).
         """
         mined_only = mined_only or through is not None
-        account_nonce = self.chain.nonce(self.gas_address)
         total = 0
-        for nonce in self.slots_of(self.gas_address):
-            signed = self.state["slots"][slot_key(self.gas_address, nonce)]
-            to_pool = {h: int(i["value"]) for h, i in signed.items() if i["to"].lower() == pool_address.lower()}
-            if not to_pool or nonce == except_nonce:
-                continue
-            mined = self.mined(self.gas_address, nonce, account_nonce=account_nonce)
+        for _, signed, mined in self._topup_outcomes(pool_address, except_nonce=except_nonce):
             if mined is None:
-                total += 0 if mined_only else sum(to_pool.values())
-            elif mined.tx_hash in to_pool and mined.status == 1 and (through is None or mined.block <= through):
-                total += to_pool[mined.tx_hash]
+                total += 0 if mined_only else sum(int(info["value"]) for info in signed.values())
+            elif mined.tx_hash in signed and mined.status == 1 and (through is None or mined.block <= through):
+                total += int(signed[mined.tx_hash]["value"])
         return total
 
     def topup_fees(self, pool_address: str, *, except_nonce: int) -> int:
         """Fees the gas key paid for top-ups to `pool_address` (mined), or may still pay (the costliest one signed at
         each open nonce)."""
-        account_nonce = self.chain.nonce(self.gas_address)
-        total = 0
-        for nonce in self.slots_of(self.gas_address):
-            signed = self.state["slots"][slot_key(self.gas_address, nonce)]
-            to_pool = {h: int(i["max_fee"]) for h, i in signed.items() if i["to"].lower() == pool_address.lower()}
-            if not to_pool or nonce == except_nonce:
-                continue
-            mined = self.mined(self.gas_address, nonce, account_nonce=account_nonce)
-            if mined is None:
-                total += max(to_pool.values())
-            elif mined.tx_hash in to_pool:
-                total += mined.fee
-        return total
+        return sum(
+            max(int(info["max_fee"]) for info in signed.values()) if mined is None
+            else mined.fee if mined.tx_hash in signed else 0
+            for _, signed, mined in self._topup_outcomes(pool_address, except_nonce=except_nonce)
+        )  # fmt: skip
 
     def launched(self, pool_id: str, address: str) -> bool:
         """A launch the signer signed for this pool was mined and succeeded."""
-        account_nonce = self.chain.nonce(address)
-        for nonce in self.slots_of(address):
-            signed = self.state["slots"][slot_key(address, nonce)]
-            if not any(info["kind"] == "launch" for info in signed.values()):
-                continue
-            mined = self.mined(address, nonce, account_nonce=account_nonce)
-            if mined and mined.status == 1 and signed.get(mined.tx_hash, {}).get("kind") == "launch":
-                return True
-        return False
+        launches = self._outcomes(address, keep=lambda info: info["kind"] == "launch")
+        return any(mined is not None and mined.status == 1 and mined.tx_hash in signed for _, signed, mined in launches)
 
     def launch_in_flight(self, address: str) -> bool:
         """A launch signed at a nonce not used yet, whose deadline has not passed: it could still be mined and succeed.
@@ -288,17 +305,27 @@ class Books:
                 tokens[token] = tokens.get(token, 0) + amount
         return value, fees, tokens
 
+    def balance_sheet(self, *, address: str, asset: str, ledger: dict, block: int) -> BalanceSheet:
+        """The address's balance sheet at `block` (BooksRefused books_broken if its key's transactions are not all
+        the signer's)."""
+        deposits = [int(r["amount"]) for r in ledger["deposits"].values() if r["block"] <= block]
+        value, fees, tokens = self.spent_through(address, block=block)
+        native = asset == ZERO_ADDRESS
+        return BalanceSheet(
+            block=block,
+            holds=self.chain.balance(address, block) if native else self.chain.erc20_balance(asset, address, block),
+            sent=value if native else tokens.get(asset.lower(), 0),
+            fees=fees,
+            deposits=sum(deposits),
+            deposit_count=len(deposits),
+            topups=self.topups(address, through=block) if native else 0,
+            native=native,
+        )
+
     def check_complete(self, pool: dict, ledger: dict, *, block: int) -> None:
         """Refuse (ledger_incomplete) unless the ledger's deposits up to `block` are every one the address got."""
-        address, asset = pool["address"], pool["params"]["raise_asset"]
-        received = sum(int(r["amount"]) for r in ledger["deposits"].values() if r["block"] <= block)
-        value, fees, tokens = self.spent_through(address, block=block)
-        if asset == ZERO_ADDRESS:
-            holds = self.chain.balance(address, block)
-            topups = self.topups(address, through=block)
-            problem = balance_difference(holds=holds, paid_out=value + fees, received=received + topups)
-        else:
-            holds = self.chain.erc20_balance(asset, address, block)
-            problem = balance_difference(holds=holds, paid_out=tokens.get(asset.lower(), 0), received=received)
-        if problem:
+        sheet = self.balance_sheet(
+            address=pool["address"], asset=pool["params"]["raise_asset"], ledger=ledger, block=block
+        )
+        if problem := sheet.difference():
             raise BooksRefused("ledger_incomplete", f"at block {block}, {problem}")

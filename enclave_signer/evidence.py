@@ -208,8 +208,9 @@ def _top_level_transfer(tx: dict, *, pool: str) -> tuple[str, int]:
     return tx["from"], int(tx.get("value", "0x0"), 16)
 
 
-# Frames that move value to their `to`: a call, and a self-destruct's balance going to its beneficiary (the web
-# tier's indexer credits both, so the signer must accept both, or anyone could block a pool for a few cents).
+# Frames that move value to their `to`: a call, and a self-destruct's balance going to its beneficiary. DELEGATECALL
+# and CALLCODE show the caller's value but move nothing; STATICCALL cannot carry value. The web tier's indexer
+# imports this set: what it credits, the signer can prove (or anyone could block a pool for a few cents).
 VALUE_MOVING_FRAMES = frozenset({"CALL", "SELFDESTRUCT"})
 
 

@@ -317,14 +317,11 @@ def prove_listed(
     return proven
 
 
-def check_complete(report: Report, chain: ChainReader, books: Books, facts: PoolLog, ledger: dict, *, block: int):
+def check_complete(report: Report, books: Books, facts: PoolLog, ledger: dict, *, block: int):
     """The address's balance and its key's own outflows against the proven deposits and the gas top-ups."""
     address, asset = facts.address, facts.params["raise_asset"]
-    deposits = [r for r in ledger["deposits"].values() if r["block"] <= block]
-    received = sum(int(r["amount"]) for r in deposits)
     try:
-        value, fees, tokens = books.spent_through(address, block=block)
-        topups = books.topups(address, through=block) if facts.native else 0
+        sheet = books.balance_sheet(address=address, asset=asset, ledger=ledger, block=block)
     except BooksRefused as error:
         report.fail(f"the pool key's transactions: {error.reason}")
         return
@@ -342,27 +339,23 @@ def check_complete(report: Report, chain: ChainReader, books: Books, facts: Pool
             report.note(
                 f"gas key nonce {nonce}: gas top-up {mined['tx_hash']} at block {mined['block']}, {mined['value']}"
             )
-    if facts.native:
-        holds = chain.balance(address, block)
-        paid_out, incoming = value + fees, received + topups
-        report.note(f"the address holds {holds}; its key's mined transactions sent {value} and paid {fees} in fees")
-        report.note(f"proven deposits through block {block}: {received} ({len(deposits)}); gas top-ups: {topups}")
-    else:
-        holds = chain.erc20_balance(asset, address, block)
-        paid_out, incoming = tokens.get(asset.lower(), 0), received
-        report.note(f"the address holds {holds} of {asset}; its key's mined transactions transferred out {paid_out}")
-        report.note(f"proven deposits through block {block}: {received} ({len(deposits)})")
-    difference = holds + paid_out - incoming
-    if difference > 0:
-        report.fail(
-            f"at block {block} the address received {difference} more than the deposit list accounts for: "
-            "a deposit is missing from it"
+    received = f"proven deposits through block {block}: {sheet.deposits} ({sheet.deposit_count})"
+    if sheet.native:
+        report.note(
+            f"the address holds {sheet.holds}; its key's mined transactions sent {sheet.sent} and paid {sheet.fees} "
+            "in fees"
         )
-    elif difference < 0:
-        report.fail(f"at block {block} the deposit list accounts for {-difference} more than the address received")
+        report.note(f"{received}; gas top-ups: {sheet.topups}")
     else:
-        what = "deposits + gas top-ups" if facts.native else "deposits"
-        report.ok(f"complete at block {block}: holds + paid out = {holds + paid_out} = {what}")
+        report.note(
+            f"the address holds {sheet.holds} of {asset}; its key's mined transactions transferred out {sheet.sent}"
+        )
+        report.note(received)
+    if problem := sheet.difference(listed="the deposit list"):
+        report.fail(f"at block {block} {problem}")
+    else:
+        what = "deposits + gas top-ups" if sheet.native else "deposits"
+        report.ok(f"complete at block {block}: holds + paid out = {sheet.holds + sheet.paid_out} = {what}")
 
 
 def check_crediting(
@@ -618,7 +611,7 @@ def _run_checks(
     books = Books(state=signed_state(facts), chain=chain, gas_address=facts.gas_address)
 
     report.section(f"completeness at block {block}")
-    check_complete(report, chain, books, facts, ledger, block=block)
+    check_complete(report, books, facts, ledger, block=block)
 
     report.section("crediting")
     decisions, allocated = check_crediting(report, facts, ledger, listed, chain_id=chain_id, block=block)

@@ -14,14 +14,12 @@ from eth_utils import to_checksum_address
 
 from chain.errors import RpcError
 from chain.rpc import JsonRpc, hex_int
+from enclave_signer.evidence import VALUE_MOVING_FRAMES  # what counts here is what the signer can prove
 from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
 from pools.indexer.constants import TRACES_PER_REQUEST
 from pools.models import Deposit
 
 CALL_TRACER = {"tracer": "callTracer"}
-# Frames that move value to their `to`: a call, and a self-destruct's balance going to its beneficiary.
-# DELEGATECALL and CALLCODE show the caller's value but move nothing; STATICCALL cannot carry value.
-VALUE_MOVING_FRAMES = {"CALL", "SELFDESTRUCT"}
 
 
 @dataclass(frozen=True)

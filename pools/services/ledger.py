@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from enclave_signer.crediting import position_of
 from pools.errors import ApplicationError
 from pools.models import Deposit, IndexerCursor, Pool
 
@@ -23,11 +24,11 @@ class BooksDisagree(ApplicationError):
 
 def citation_of(deposit: Deposit) -> dict:
     """A deposit in the signer's evidence format."""
-    kind, _, where = deposit.position.partition(":")
+    kind, where = deposit.position.partition(":")[0], position_of(deposit.position)
     if kind == "log":
-        return {"tx_hash": deposit.tx_hash, "log_index": int(where)}
+        return {"tx_hash": deposit.tx_hash, "log_index": where[0]}
     if kind == "trace":
-        return {"tx_hash": deposit.tx_hash, "trace_address": [int(i) for i in where.split(".") if i]}
+        return {"tx_hash": deposit.tx_hash, "trace_address": list(where)}
     return {"tx_hash": deposit.tx_hash}
 
 
