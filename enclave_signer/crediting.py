@@ -8,6 +8,9 @@ top-level transfer is `()`, which comes before every internal call) -- whatever 
 
 In order, for each deposit:
 
+0. no sender: an ERC-20 minted straight to the pool (a Transfer from address(0)) -> neither credited nor owed back
+   (no_sender): there is nobody to pay back, and a refund to address(0) would revert its whole batch. It stays at
+   the pool address and is shown as such (docs/refunds.md, "What is not a deposit")
 1. sent before the pool opened                                  -> all owed back (not_open)
 2. sent at or after the close (the close time, or an early close) -> all owed back (closed)
 3. sent once the credited total has reached the hard cap         -> all owed back (hard_cap)
@@ -35,6 +38,8 @@ NOT_WHITELISTED = "not_whitelisted"
 BELOW_MINIMUM = "below_minimum"
 ABOVE_MAXIMUM = "above_maximum"
 HARD_CAP = "hard_cap"
+NO_SENDER = "no_sender"
+ZERO_SENDER = "0x" + "00" * 20
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,8 @@ def _whitelist_applies(rules: CreditRules, at: int) -> bool:
 
 
 def decide_credits(*, rules: CreditRules, deposits: Iterable[DepositFact]) -> list[CreditDecision]:
-    """Apply the rules in chain order; decisions come back in that order, and credited + refund == amount."""
+    """Apply the rules in chain order; decisions come back in that order, and credited + refund == amount, except
+    for a deposit without a sender (rule 0), which is neither."""
     decisions: list[CreditDecision] = []
     wallet_total: dict[str, int] = defaultdict(int)
     total = 0
@@ -96,6 +102,9 @@ def decide_credits(*, rules: CreditRules, deposits: Iterable[DepositFact]) -> li
 
     for fact in sorted(deposits, key=lambda fact: fact.chain_order):
         sender = fact.sender.lower()
+        if sender == ZERO_SENDER:
+            decisions.append(CreditDecision(fact.key, fact.sender, credited=0, refund=0, reason=NO_SENDER))
+            continue
         if rules.opens_at and fact.at < rules.opens_at:
             owed(fact, NOT_OPEN)
             continue

@@ -318,6 +318,8 @@ def _refund(tx: dict, *, pool: dict, address: str, evidence: object, intent: dic
     recipients, amounts = args["recipients"], args["amounts"]
     if not recipients or len(recipients) != len(amounts) or len(set(recipients)) != len(recipients):
         raise Refusal("bad_arguments", "recipients and amounts must be non-empty, equally long, recipients unique")
+    if ZERO_ADDRESS in recipients:
+        raise Refusal("bad_arguments", "a refund to address(0) would revert the whole batch")
     if min(amounts) <= 0 or sum(amounts) > int(params["max_value_wei"]):
         raise Refusal("bad_amount", "every amount must be positive and their sum within the pool's value cap")
     _check_gas(tx, refund_gas_range(len(recipients), native=native), f"a refund to {len(recipients)} recipients")

@@ -110,7 +110,22 @@ class EnclaveSigner:
     # -- read-only endpoints ------------------------------------------------------------------------------------
 
     def health(self) -> dict:
-        return {"status": "ok", "tee": self.root.tee, "chain_id": self.config.chain_id, "log_head": self.log.head}
+        config = self.config
+        # The policy's limits are public: the web tier sizes its transactions by them instead of being refused.
+        limits = {
+            "max_tx_fee_wei": str(config.max_tx_fee_wei),
+            "gas_topup_max_wei": str(config.gas_topup_max_wei),
+            "gas_topup_pool_max_wei": str(config.gas_topup_pool_max_wei),
+            "pool_fee_budget_min_wei": str(config.pool_fee_budget_min_wei),
+            "pool_fee_budget_bps": config.pool_fee_budget_bps,
+        }
+        return {
+            "status": "ok",
+            "tee": self.root.tee,
+            "chain_id": config.chain_id,
+            "log_head": self.log.head,
+            "limits": limits,
+        }
 
     def attestation(self, *, nonce: str) -> dict:
         if not nonce or len(nonce) > 128:

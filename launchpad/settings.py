@@ -147,8 +147,13 @@ SIGNER_TIMEOUT = env.int("SIGNER_TIMEOUT", default=10)
 
 # The most one gas top-up from the gas-funding account sends (the signer enforces its own SIGNER_GAS_TOPUP_MAX_WEI).
 GAS_TOPUP_MAX_WEI = env.int("GAS_TOPUP_MAX_WEI", default=10**16)
-# Recipients per refund transaction (~38k gas each for ETH; 100 keeps a batch near 4M gas).
+# Refund batches (docs/refunds.md): at most this many recipients per transaction (~38k gas each for ETH, but a
+# native batch budgets 90k each for a recipient that burns its stipend), and at most this much gas (and half a block).
+# Each batch also stays within the signer's value cap (the pool's hard cap) and its per-transaction fee cap.
 REFUND_BATCH_SIZE = env.int("REFUND_BATCH_SIZE", default=100)
+REFUND_BATCH_MAX_GAS = env.int("REFUND_BATCH_MAX_GAS", default=10_000_000)
+# A launch or refund job that has waited this long shows as stuck in /healthz (a warning, not an error).
+JOB_STUCK_AFTER_SECONDS = env.int("JOB_STUCK_AFTER_SECONDS", default=900)
 
 # Webhooks may go to private or loopback addresses (development); never in production, where that is an SSRF hole.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)

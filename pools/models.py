@@ -130,6 +130,12 @@ class Pool(models.Model):
     )
     balance_checked_at = models.DateTimeField(null=True, blank=True)
 
+    # Kept by the refund job: why it cannot progress now (fees above the signer's cap, a top-up on its way, a refusal),
+    # and since when; empty while it progresses. Shown in the admin and the API, and in /healthz once it lasts.
+    waiting_code = models.CharField(max_length=40, blank=True)
+    waiting_reason = models.CharField(max_length=400, blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When the pool closed, for whatever reason.")
@@ -192,6 +198,7 @@ class Deposit(models.Model):
         ABOVE_MAXIMUM = "above_maximum", "Above the per-wallet maximum"
         HARD_CAP = "hard_cap", "Above the hard cap"
         POOL_FAILED = "pool_failed", "The pool did not launch"
+        NO_SENDER = "no_sender", "Minted to the pool: no sender to pay back"
 
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="deposits")
     chain_id = models.PositiveBigIntegerField()
@@ -433,6 +440,7 @@ class PoolEvent(models.Model):
         POOL_CLOSED = "pool.closed", "A pool closed"
         POOL_LAUNCHED = "pool.launched", "A pool launched its token"
         POOL_REFUNDED = "pool.refunded", "A pool's refunds were paid"
+        POOL_REFUNDS_WAITING = "pool.refunds_waiting", "A pool's refunds wait (for fees, gas or a decision)"
 
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

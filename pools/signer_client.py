@@ -106,7 +106,7 @@ class SignerClient:
     # -- operations -------------------------------------------------------------------------------------------
 
     def health(self) -> dict:
-        """{status, tee, chain_id, log_head}; unauthenticated."""
+        """{status, tee, chain_id, log_head, limits: {max_tx_fee_wei, ...}}; unauthenticated."""
         return self._request("GET", "/health", authenticated=False)
 
     def attestation(self, *, nonce: str) -> dict:

@@ -59,3 +59,8 @@ def pool_launched(*, pool: Pool, token: str, pair: str, claim_vault: str) -> Non
 
 def pool_refunded(*, pool: Pool, refunded_total: int) -> None:
     _record(pool=pool, kind=Kind.POOL_REFUNDED, payload={"refunded_total": str(refunded_total)})
+
+
+def pool_refunds_waiting(*, pool: Pool, code: str, reason: str) -> None:
+    since = pool.waiting_since.isoformat() if pool.waiting_since else None
+    _record(pool=pool, kind=Kind.POOL_REFUNDS_WAITING, payload={"code": code, "reason": reason, "since": since})

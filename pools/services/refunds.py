@@ -8,6 +8,7 @@ confirmed by the transaction manager; the Refunded events are the truth of what 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 
 from django.conf import settings
@@ -18,24 +19,26 @@ from web3 import Web3
 
 from chain.client import chain_deployment, web3_client
 from chain.contracts import decode_refunded, encode_approve, encode_refund_erc20, encode_refund_eth
+from chain.transactions import Fees, current_fees
+from enclave_signer.crediting import ZERO_SENDER
 from pools.errors import ApplicationError
 from pools.locks import advisory_lock
 from pools.models import ChainTransaction, Deposit, Pool, Refund
 from pools.services import events
-from pools.services.gas import ensure_gas
-from pools.services.ledger import citation_of, ledger_sync
+from pools.services.gas import GasAccountEmpty, ensure_gas
+from pools.services.ledger import BooksDisagree, citation_of, ledger_sync
 from pools.services.pools import transition_pool
-from pools.services.transactions import advance, create_transaction, latest_in_family
+from pools.services.refund_batches import BatchLimits, Owed, batch_gas, next_batch, split
+from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
 from pools.signer import signer_client
+from pools.signer_client import SignerRefused
 
+logger = logging.getLogger(__name__)
 TxStatus = ChainTransaction.Status
 REFUNDABLE_STATUSES = [Pool.Status.LAUNCHED, Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
 FAILED_STATUSES = [Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
-REFUND_BASE_GAS = 60_000
-# Measured ~38k (ETH) and ~30k (USDC) per recipient in bench/gas.py; an ETH recipient may burn the Refunder's whole
-# call stipend before its payment is credited instead, so a native batch budgets for that worst case.
-REFUND_GAS_PER_RECIPIENT = {True: 90_000, False: 45_000}  # keyed by "is the raise native"
 APPROVE_GAS = 100_000
+BATCH_PURPOSES = [ChainTransaction.Purpose.APPROVE, ChainTransaction.Purpose.REFUND]
 
 
 class PoolCannotRefund(ApplicationError):
@@ -44,7 +47,10 @@ class PoolCannotRefund(ApplicationError):
 
 
 def owed_amount(*, pool: Pool, deposit: Deposit) -> int:
-    """A confirmed deposit's part owed back: all of it when the raise failed, else its refused part."""
+    """A confirmed deposit's part owed back: all of it when the raise failed, else its refused part; nothing when it
+    has no sender (a mint to the pool address: nobody to pay back, and address(0) would revert the whole batch)."""
+    if deposit.sender.lower() == ZERO_SENDER:
+        return 0
     return deposit.amount if pool.status in FAILED_STATUSES else deposit.refund_amount
 
 
@@ -71,11 +77,11 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
                 by_recipient[Web3.to_checksum_address(deposit.sender)].append(deposit)
         created = []
         for recipient, deposits in by_recipient.items():
-            refund = Refund.objects.create(
-                pool=pool, recipient=recipient, amount=sum(owed_amount(pool=pool, deposit=d) for d in deposits)
-            )
-            refund.deposits.set(deposits)
-            created.append(refund)
+            # More than one transaction may pay (the pool's value cap): in parts, each backed by all of the deposits.
+            for part in split(sum(owed_amount(pool=pool, deposit=d) for d in deposits), cap=pool.hard_cap):
+                refund = Refund.objects.create(pool=pool, recipient=recipient, amount=part)
+                refund.deposits.set(deposits)
+                created.append(refund)
         if pool.status == Pool.Status.REFUNDED and created:
             # A deposit confirmed after the pool was settled: it is refunded like the rest.
             pool.status, pool.status_reason = Pool.Status.REFUNDING, "A late deposit is being refunded."
@@ -94,28 +100,44 @@ def _evidence(refunds: list[Refund]) -> dict:
     return evidence
 
 
-def _batch_gas(size: int, *, native: bool) -> int:
-    return REFUND_BASE_GAS + REFUND_GAS_PER_RECIPIENT[native] * size
+def _batch_limits(pool: Pool, fees: Fees) -> BatchLimits:
+    """The limits of a refund transaction now: the signer's (its fee cap, the pool's value cap), a block's gas."""
+    limits = signer_client().health()["limits"]
+    block_gas = web3_client().eth.get_block("latest")["gasLimit"]
+    return BatchLimits(
+        native=pool.is_native,
+        max_count=settings.REFUND_BATCH_SIZE,
+        max_value=pool.hard_cap,  # registered as the pool's max_value_wei
+        max_gas=min(settings.REFUND_BATCH_MAX_GAS, block_gas // 2),
+        max_tx_fee=int(limits["max_tx_fee_wei"]),
+        max_fee_per_gas=fees.max_fee_per_gas,
+    )
 
 
 def _send_next_batch(pool: Pool) -> None:
-    owed = list(Refund.objects.filter(pool=pool, status=Refund.Status.OWED, transaction__isnull=True).order_by("id"))
-    if not owed:
+    owed = Refund.objects.filter(pool=pool, status=Refund.Status.OWED, transaction__isnull=True).order_by("id")
+    if not owed.exists():
         return
-    # One row per recipient in a batch: the signer refuses a batch that names a recipient twice.
-    batch, named = [], set()
-    for refund in owed:
-        if refund.recipient not in named:
-            batch.append(refund)
-            named.add(refund.recipient)
-        if len(batch) == settings.REFUND_BATCH_SIZE:
-            break
+    fees = current_fees()
+    limits = _batch_limits(pool, fees)
+    planned = next_batch((Owed(r.pk, r.recipient, r.amount) for r in owed.iterator()), limits)
+    if not planned:
+        one = batch_gas(1, native=pool.is_native) * fees.max_fee_per_gas
+        _wait(
+            pool,
+            "fees_above_cap",
+            f"Network fees are above what the signer allows: one refund at {fees.max_fee_per_gas} wei per gas would "
+            f"cost up to {one} wei, more than its cap of {limits.max_tx_fee} wei per transaction. Refunds resume by "
+            "themselves when fees fall.",
+        )
+        return
+    batch = list(Refund.objects.filter(pk__in=[item.key for item in planned]).order_by("id"))
     total = sum(refund.amount for refund in batch)
     # The signer pays back only what its own books say is owed: bring its ledger up to the newest confirmed block.
     ledger_sync(pool=pool)
     if pool.status in FAILED_STATUSES:
         signer_client().refund_all(pool_id=pool.pk)
-    gas = _batch_gas(len(batch), native=pool.is_native)
+    gas = batch_gas(len(batch), native=pool.is_native)
     if not ensure_gas(
         pool=pool, gas=gas + (0 if pool.is_native else APPROVE_GAS), value=total if pool.is_native else 0
     ):
@@ -133,6 +155,7 @@ def _send_next_batch(pool: Pool) -> None:
                 data=encode_approve(spender=refunder, amount=total),
                 value=0,
                 gas=APPROVE_GAS,
+                fees=fees,
             )
             data = encode_refund_erc20(token=pool.raise_asset, recipients=recipients, amounts=amounts)
         else:
@@ -147,8 +170,23 @@ def _send_next_batch(pool: Pool) -> None:
             value=total if pool.is_native else 0,
             gas=gas,
             evidence=_evidence(batch),
+            fees=fees,
         )
         Refund.objects.filter(pk__in=[r.pk for r in batch]).update(status=Refund.Status.SENDING, transaction=tx)
+    _progressed(pool)
+
+
+def _give_up_unsigned(pool: Pool, refused: SignerRefused) -> None:
+    """The signer refused a batch it never signed (fees over its cap, its budget, a deposit it will not pay back):
+    give up the unsigned transactions -- their nonces are reused by the next ones -- and put their refunds back to be
+    planned again with the fees and the books of the next pass."""
+    with transaction.atomic():
+        for tx in ChainTransaction.objects.select_for_update().filter(
+            pool=pool, purpose__in=BATCH_PURPOSES, status=TxStatus.UNSTARTED, replaces__isnull=True
+        ):
+            abandon(tx, reason=f"the signer refused: {refused.code}")
+            Refund.objects.filter(transaction=tx).update(status=Refund.Status.OWED, transaction=None)
+    _wait(pool, f"signer_{refused.code}", f"The signer refused the next refund batch ({refused.code}): {refused}")
 
 
 def _follow_batches(pool: Pool) -> None:
@@ -159,7 +197,11 @@ def _follow_batches(pool: Pool) -> None:
         status__in=[TxStatus.UNSTARTED, TxStatus.IN_PROGRESS, TxStatus.UNCONFIRMED],
     ).order_by("nonce")
     for tx in open_txs:
-        advance(latest_in_family(tx))
+        try:
+            advance(latest_in_family(tx))
+        except SignerRefused as refused:
+            _give_up_unsigned(pool, refused)
+            return
     for refund_tx in (
         ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.REFUND)
         .filter(refunds__status=Refund.Status.SENDING)
@@ -173,6 +215,7 @@ def _follow_batches(pool: Pool) -> None:
             Refund.objects.filter(transaction=refund_tx, recipient__in=paid_to).update(
                 status=Refund.Status.PAID, paid_at=timezone.now(), transaction=final
             )
+            _progressed(pool)
         elif final.status == TxStatus.FAILED:
             Refund.objects.filter(transaction=refund_tx).update(status=Refund.Status.OWED, transaction=None)
 
@@ -183,10 +226,15 @@ def refunds_advance(*, pool_id: int) -> int:
         if not taken:
             return Refund.objects.filter(pool_id=pool_id).exclude(status=Refund.Status.PAID).count()
         pool = Pool.objects.get(pk=pool_id)
-        _follow_batches(pool)
-        if not Refund.objects.filter(pool=pool, status=Refund.Status.SENDING).exists():
-            _send_next_batch(pool)
+        try:
             _follow_batches(pool)
+            if not Refund.objects.filter(pool=pool, status=Refund.Status.SENDING).exists():
+                _send_next_batch(pool)
+                _follow_batches(pool)
+        except SignerRefused as refused:  # the ledger, refund-all or a gas top-up: shown, and tried again next pass
+            _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused}")
+        except (GasAccountEmpty, BooksDisagree) as error:
+            _wait(pool, getattr(error, "code", "gas_account_empty"), str(error))
         remaining = Refund.objects.filter(pool=pool).exclude(status=Refund.Status.PAID).count()
         if remaining == 0 and pool.status == Pool.Status.REFUNDING:
             with transaction.atomic():
@@ -199,3 +247,25 @@ def refunds_advance(*, pool_id: int) -> int:
                     paid = Refund.objects.filter(pool=locked, status=Refund.Status.PAID).aggregate(total=Sum("amount"))
                     events.pool_refunded(pool=locked, refunded_total=int(paid["total"] or 0))
         return remaining
+
+
+def _wait(pool: Pool, code: str, reason: str) -> None:
+    """The refunds cannot progress now: say why (admin, API, a webhook when the reason changes). Idempotent."""
+    logger.warning("pool %s: refunds wait (%s): %s", pool.pk, code, reason)
+    with transaction.atomic():
+        locked = Pool.objects.select_for_update().get(pk=pool.pk)
+        if (locked.waiting_code, locked.waiting_reason) == (code, reason[:400]):
+            return
+        changed = locked.waiting_code != code
+        locked.waiting_code, locked.waiting_reason = code, reason[:400]
+        locked.waiting_since = locked.waiting_since or timezone.now()
+        locked.save(update_fields=["waiting_code", "waiting_reason", "waiting_since", "updated_at"])
+        if changed:
+            events.pool_refunds_waiting(pool=locked, code=code, reason=reason)
+
+
+def _progressed(pool: Pool) -> None:
+    """A batch was sent or paid: whatever the refunds were waiting for is over."""
+    Pool.objects.filter(pk=pool.pk).exclude(waiting_code="").update(
+        waiting_code="", waiting_reason="", waiting_since=None, updated_at=timezone.now()
+    )

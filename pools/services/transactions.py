@@ -188,7 +188,9 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
 
 
 def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
-    """A transaction unmined for STUCK_AFTER: the same request at the same nonce with fees raised by 25%."""
+    """A transaction unmined for STUCK_AFTER: the same request at the same nonce with fees raised by 25%, or to the
+    network's current fees if higher. A replacement the signer refuses (over its fee cap) is dropped and the original
+    waits, rebroadcast, until fees fall back to it."""
     w3 = w3 or web3_client()
     if tx.status != Status.UNCONFIRMED or tx.first_broadcast_at is None:
         return tx
@@ -202,7 +204,12 @@ def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTr
         locked = ChainTransaction.objects.select_for_update().get(pk=tx.pk)
         if locked.status != Status.UNCONFIRMED or hasattr(locked, "replaced_by"):
             return locked
-        fees = Fees(locked.max_fee_per_gas, locked.max_priority_fee_per_gas).bumped()
+        # Raised by the 25% nodes ask for, or to what the network asks now if that is more (a fee spike).
+        bumped, now = Fees(locked.max_fee_per_gas, locked.max_priority_fee_per_gas).bumped(), current_fees(w3=w3)
+        fees = Fees(
+            max(bumped.max_fee_per_gas, now.max_fee_per_gas),
+            max(bumped.max_priority_fee_per_gas, now.max_priority_fee_per_gas),
+        )
         replacement = ChainTransaction.objects.create(
             **{field: getattr(locked, field) for field in REPLACEMENT_COPIES},
             max_fee_per_gas=fees.max_fee_per_gas,

@@ -15,11 +15,13 @@ from enclave_signer.crediting import (
     CLOSED,
     CREDITED,
     HARD_CAP,
+    NO_SENDER,
     NOT_OPEN,
     NOT_WHITELISTED,
     PUBLIC,
     WHITELIST,
     WHITELIST_THEN_PUBLIC,
+    ZERO_SENDER,
     CreditRules,
     DepositFact,
     contributions,
@@ -102,6 +104,15 @@ def test_the_hard_cap_is_first_come_first_served_and_later_deposits_are_owed_bac
     assert outcome(decisions) == [(100, 0, CREDITED), (100, 0, CREDITED), (50, 50, HARD_CAP), (0, 20, HARD_CAP)]
 
 
+def test_a_mint_to_the_pool_is_neither_credited_nor_owed_back_and_takes_no_room():
+    """A Transfer from address(0) has nobody to pay back: a refund to it would revert the Refunder's whole batch."""
+    deposits = [fact(1, ZERO_SENDER, 500), fact(2, ALICE, 100), fact(3, BOB, 100)]
+
+    decisions = decide_credits(rules=rules(), deposits=deposits)
+
+    assert outcome(decisions) == [(0, 0, NO_SENDER), (100, 0, CREDITED), (100, 0, CREDITED)]
+
+
 def test_first_come_is_chain_order_not_the_order_given():
     """Same block: the lower transaction index first; same transaction: the top-level transfer, then its calls."""
     deposits = [
@@ -154,8 +165,10 @@ def test_addresses_compare_case_insensitively():
 
 # --- properties ---------------------------------------------------------------------------------------------------
 
-# Senders, some in two spellings (lower case and checksum) of the same address.
-addresses = st.sampled_from([ALICE, to_checksum_address(ALICE), BOB, CAROL, to_checksum_address(CAROL), DAVE])
+# Senders, some in two spellings (lower case and checksum) of the same address, and address(0) (a mint).
+addresses = st.sampled_from(
+    [ALICE, to_checksum_address(ALICE), BOB, CAROL, to_checksum_address(CAROL), DAVE, ZERO_SENDER]
+)
 # Block b is mined at OPEN - 1 h + b * 30 min: block 2 at the opening second, 6 at the whitelist's end, 50 at the close.
 BLOCK_SECONDS, FIRST_BLOCK_AT = 30 * MINUTE, OPEN - 3600
 positions = st.sampled_from([(), (0,), (1,), (0, 1), (0, 0, 3), (2,), (7,)])
@@ -214,7 +227,8 @@ def test_every_deposit_gets_exactly_one_decision_in_chain_order(credit_rules, ra
 @settings(max_examples=300, deadline=None)
 @given(rule_sets, deposit_lists)
 def test_every_wei_is_either_credited_or_owed_and_no_cap_is_ever_exceeded(credit_rules, raw):
-    """Conserving: credited + refund == amount; the hard cap, each wallet's maximum and minimum hold."""
+    """Conserving: credited + refund == amount (a mint is neither); the hard cap, each wallet's maximum and minimum
+    hold."""
     deposits = {f.key: f for f in facts_of(raw)}
 
     decisions = decide_credits(rules=credit_rules, deposits=deposits.values())
@@ -223,6 +237,9 @@ def test_every_wei_is_either_credited_or_owed_and_no_cap_is_ever_exceeded(credit
     for decision in decisions:
         amount = deposits[decision.key].amount
         assert decision.credited >= 0 and decision.refund >= 0
+        if decision.sender == ZERO_SENDER:
+            assert (decision.credited, decision.refund, decision.reason) == (0, 0, NO_SENDER)
+            continue
         assert decision.credited + decision.refund == amount
         assert (decision.refund == 0) == (decision.reason == CREDITED)
         per_wallet[decision.sender.lower()] += decision.credited
