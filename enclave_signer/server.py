@@ -53,6 +53,8 @@ def route(signer: EnclaveSigner, *, method: str, path: str, body: object) -> Out
             return signer.record_deposits(body)
         case "POST", "/pools/refund-all":
             return signer.refund_all(body)
+        case "POST", "/pools/set-aside":
+            return signer.note_set_aside(body)
         case "POST", "/sign":
             return signer.sign(body)
     raise RequestError(404, "not_found", f"no route {method} {parts.path}")

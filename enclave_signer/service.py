@@ -21,7 +21,14 @@ from enclave_signer.config import SignerConfig, load_known_contracts
 from enclave_signer.evidence import Citation, EvidenceRefused, parse_citation, prove_deposits
 from enclave_signer.keys import LOG_KEY_PATH, address_of, derive_private_key, gas_key_path, pool_key_path
 from enclave_signer.log import TransparencyLog, canonical_json
-from enclave_signer.params import EARLY_CLOSE_PARAMS, ZERO_ADDRESS, InvalidInput, normalize_pool_params, parse_uint
+from enclave_signer.params import (
+    EARLY_CLOSE_PARAMS,
+    ZERO_ADDRESS,
+    InvalidInput,
+    normalize_pool_params,
+    parse_address,
+    parse_uint,
+)
 from enclave_signer.policy import GAS_KEY, PolicyContext, Refusal, describe, evaluate, jsonable, parse_transaction
 from enclave_signer.sealing import SealingError, SealingRoot, sealing_key_id
 from enclave_signer.store import SealedStore, new_state
@@ -290,6 +297,31 @@ class EnclaveSigner:
                     ledger["verified"] = {"block": complete_at, "timestamp": timestamp}
                 self._log("ledger_complete", {"pool_id": pool_id, "block": complete_at})
             return Outcome(200, self._ledger_summary(pool_id, ledger, added=len(proven)) | {"log_head": self.log.head})
+
+    def note_set_aside(self, body: object) -> Outcome:
+        """Log an admin's decision to pay one refund outside the batches. It changes nothing the signer allows: the
+        deposits stay owed in its books, so a later batch may still pay them; the entry makes the decision public."""
+        try:
+            if not isinstance(body, dict) or set(body) != {"pool_id", "recipient", "amount", "deposits", "note"}:
+                raise InvalidInput("expected {pool_id, recipient, amount, deposits, note}")
+            pool_id = str(parse_uint(body["pool_id"], field="pool_id"))
+            recipient = parse_address(body["recipient"], field="recipient")
+            amount = parse_uint(body["amount"], field="amount")
+            items, note = body["deposits"], body["note"]
+            if not isinstance(items, list) or not 0 < len(items) <= MAX_DEPOSITS_PER_REQUEST:
+                raise InvalidInput(f"deposits: 1..{MAX_DEPOSITS_PER_REQUEST} citations")
+            if not isinstance(note, str) or not 0 < len(note) <= 500:
+                raise InvalidInput("note: 1..500 characters")
+            keys = [parse_citation(item).key(chain_id=self.config.chain_id) for item in items]
+        except (InvalidInput, EvidenceRefused) as error:
+            raise RequestError(400, "malformed", str(error)) from error
+        with self._lock:
+            self._pool_and_ledger(pool_id)
+            entry = self._log(
+                "refund_set_aside",
+                {"pool_id": pool_id, "recipient": recipient, "amount": str(amount), "deposits": keys, "note": note},
+            )
+        return Outcome(200, {"log_index": entry["seq"]})
 
     def _refuse_ledger(self, pool_id: str, error: EvidenceRefused | BooksRefused) -> Outcome:
         entry = self._log("ledger_refused", {"pool_id": pool_id, "code": error.code, "reason": error.reason})

@@ -408,17 +408,26 @@ class Refund(models.Model):
         OWED = "owed", "Owed"
         SENDING = "sending", "In a batch being sent"
         PAID = "paid", "Paid"
+        SET_ASIDE = "set_aside", "Set aside for manual handling"
 
     pool = models.ForeignKey(Pool, on_delete=models.PROTECT, related_name="refunds")
     recipient = models.CharField(max_length=42)
     amount = WeiField()
     deposits = models.ManyToManyField(Deposit, related_name="refunds", help_text="The evidence: what it pays back.")
-    status = models.CharField(max_length=8, choices=Status.choices, default=Status.OWED, db_index=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OWED, db_index=True)
     transaction = models.ForeignKey(
         ChainTransaction, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds"
     )
     created_at = models.DateTimeField(auto_now_add=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    # An admin's decision that this refund is handled outside the batches (a recipient that cannot be paid), so it
+    # never holds back the others; recorded in the signer's log too.
+    set_aside_at = models.DateTimeField(null=True, blank=True)
+    set_aside_by = models.CharField(max_length=150, blank=True)
+    set_aside_note = models.CharField(max_length=500, blank=True)
+    set_aside_log_index = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="The signer's log entry that records the decision."
+    )
 
     class Meta:
         # A recipient may get more than one refund: over-cap parts at launch, a late deposit afterwards.

@@ -148,6 +148,17 @@ class SignerClient:
         """From now on every deposit of the pool is owed back in full; it can never launch. Idempotent."""
         return self._request("POST", "/pools/refund-all", body={"pool_id": str(pool_id)})
 
+    def note_set_aside(self, *, pool_id: int, recipient: str, amount: int, deposits: list[dict], note: str) -> dict:
+        """Record in the signer's log that a refund was set aside for manual handling; {log_index}."""
+        body = {
+            "pool_id": str(pool_id),
+            "recipient": recipient,
+            "amount": str(amount),
+            "deposits": deposits,
+            "note": note,
+        }
+        return self._request("POST", "/pools/set-aside", body=body)
+
     def sign(self, *, pool_id: int | str, tx: dict[str, Any], evidence: dict | None = None) -> SignedTransaction:
         """Ask the signer to sign `tx` with the pool's key (pool_id "gas": the gas-funding key).
 

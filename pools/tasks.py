@@ -69,7 +69,9 @@ def resume_jobs() -> dict:
     launches = list(Launch.objects.exclude(step__in=["launched", "failed"]).values_list("pool_id", flat=True))
     for pool_id in launches:
         advance_launch.delay(pool_id)
-    refunding = set(Refund.objects.exclude(status="paid").values_list("pool_id", flat=True))
+    refunding = set(
+        Refund.objects.filter(status__in=[Refund.Status.OWED, Refund.Status.SENDING]).values_list("pool_id", flat=True)
+    )
     for pool_id in Pool.objects.filter(status__in=REFUNDABLE_STATUSES).values_list("pk", flat=True):
         refund_request(pool_id=pool_id, requested_by="resume_jobs")
     for pool_id in refunding:

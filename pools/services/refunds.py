@@ -38,6 +38,8 @@ TxStatus = ChainTransaction.Status
 REFUNDABLE_STATUSES = [Pool.Status.LAUNCHED, Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
 FAILED_STATUSES = [Pool.Status.REFUNDING, Pool.Status.REFUNDED, Pool.Status.CANCELLED]
 APPROVE_GAS = 100_000
+# A refund that still has to be paid by a batch (set-aside ones are handled by people, paid ones are done).
+UNSETTLED = [Refund.Status.OWED, Refund.Status.SENDING]
 BATCH_PURPOSES = [ChainTransaction.Purpose.APPROVE, ChainTransaction.Purpose.REFUND]
 
 
@@ -86,7 +88,7 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
             # A deposit confirmed after the pool was settled: it is refunded like the rest.
             pool.status, pool.status_reason = Pool.Status.REFUNDING, "A late deposit is being refunded."
             pool.save(update_fields=["status", "status_reason", "updated_at"])
-        if Refund.objects.filter(pool=pool).exclude(status=Refund.Status.PAID).exists():
+        if Refund.objects.filter(pool=pool, status__in=UNSETTLED).exists():
             # Best effort: with the broker down the refunds are still recorded, and resume_jobs starts them.
             transaction.on_commit(lambda: advance_refunds.delay(pool_id), robust=True)
         return created
@@ -221,10 +223,10 @@ def _follow_batches(pool: Pool) -> None:
 
 
 def refunds_advance(*, pool_id: int) -> int:
-    """Send the next batch and follow those in flight; returns how many refunds are still unpaid."""
+    """Send the next batch and follow those in flight; returns how many refunds are still to be paid by a batch."""
     with advisory_lock(f"refunds:{pool_id}") as taken:
         if not taken:
-            return Refund.objects.filter(pool_id=pool_id).exclude(status=Refund.Status.PAID).count()
+            return Refund.objects.filter(pool_id=pool_id, status__in=UNSETTLED).count()
         pool = Pool.objects.get(pk=pool_id)
         try:
             _follow_batches(pool)
@@ -235,14 +237,18 @@ def refunds_advance(*, pool_id: int) -> int:
             _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused}")
         except (GasAccountEmpty, BooksDisagree) as error:
             _wait(pool, getattr(error, "code", "gas_account_empty"), str(error))
-        remaining = Refund.objects.filter(pool=pool).exclude(status=Refund.Status.PAID).count()
+        remaining = Refund.objects.filter(pool=pool, status__in=UNSETTLED).count()
         if remaining == 0 and pool.status == Pool.Status.REFUNDING:
             with transaction.atomic():
                 locked = Pool.objects.select_for_update().get(pk=pool_id)
                 # refund_request takes the same lock to add refunds: counted again under it, none can slip in.
-                unpaid = Refund.objects.filter(pool=locked).exclude(status=Refund.Status.PAID).exists()
+                unpaid = Refund.objects.filter(pool=locked, status__in=UNSETTLED).exists()
                 if locked.status == Pool.Status.REFUNDING and not unpaid:
-                    transition_pool(locked, Pool.Status.REFUNDED, reason="Every deposit was refunded in full.")
+                    aside = Refund.objects.filter(pool=locked, status=Refund.Status.SET_ASIDE).count()
+                    reason = "Every deposit was refunded in full" + (
+                        f", except {aside} refund(s) set aside for manual handling." if aside else "."
+                    )
+                    transition_pool(locked, Pool.Status.REFUNDED, reason=reason)
                     locked.save(update_fields=["status", "status_reason", "updated_at"])
                     paid = Refund.objects.filter(pool=locked, status=Refund.Status.PAID).aggregate(total=Sum("amount"))
                     events.pool_refunded(pool=locked, refunded_total=int(paid["total"] or 0))
@@ -269,3 +275,51 @@ def _progressed(pool: Pool) -> None:
     Pool.objects.filter(pk=pool.pk).exclude(waiting_code="").update(
         waiting_code="", waiting_reason="", waiting_since=None, updated_at=timezone.now()
     )
+
+
+class RefundCannotBeSetAside(ApplicationError):
+    status_code = 409
+    code = "refund_cannot_be_set_aside"
+
+
+def refund_set_aside(*, refund_id: int, note: str, by: str) -> Refund:
+    """Take one refund out of the batches for manual handling (a recipient that cannot be paid, a decision to look
+    into): recorded with who and why, and in the signer's log; the other refunds go on without it. Idempotent."""
+    from pools.tasks import advance_refunds
+
+    note = note.strip()
+    if not note:
+        raise RefundCannotBeSetAside("Say why the refund is set aside: the note is kept with it and in the signer log.")
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().get(pk=refund_id)
+        if refund.status == Refund.Status.SET_ASIDE:
+            return refund
+        if refund.status != Refund.Status.OWED or refund.transaction_id is not None:
+            raise RefundCannotBeSetAside(
+                "Only a refund waiting to be sent can be set aside; this one is "
+                f"{refund.get_status_display().lower()}.",
+                details={"status": refund.status},
+            )
+        logged = signer_client().note_set_aside(
+            pool_id=refund.pool_id,
+            recipient=refund.recipient,
+            amount=refund.amount,
+            deposits=[citation_of(d) for d in refund.deposits.all()],
+            note=note,
+        )
+        refund.status, refund.set_aside_at, refund.set_aside_by = Refund.Status.SET_ASIDE, timezone.now(), by
+        refund.set_aside_note, refund.set_aside_log_index = note[:500], logged["log_index"]
+        refund.save()
+        pool_id = refund.pool_id
+        transaction.on_commit(lambda: advance_refunds.delay(pool_id), robust=True)
+    logger.warning("refund %s of pool %s set aside by %s: %s", refund_id, pool_id, by, note)
+    return refund
+
+
+def refunds_retry_now(*, pool_id: int) -> None:
+    """Forget what the refunds were waiting for and run the job now (an admin's "retry now"); it waits again, and
+    says so, if the reason still holds."""
+    from pools.tasks import advance_refunds
+
+    _progressed(Pool.objects.get(pk=pool_id))
+    advance_refunds.delay(pool_id)
