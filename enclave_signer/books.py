@@ -322,10 +322,18 @@ class Books:
             native=native,
         )
 
-    def check_complete(self, pool: dict, ledger: dict, *, block: int) -> None:
-        """Refuse (ledger_incomplete) unless the ledger's deposits up to `block` are every one the address got."""
+    def check_complete(self, pool: dict, ledger: dict, *, block: int, allow_surplus: bool = False) -> int:
+        """Refuse (ledger_incomplete) unless the ledger's deposits up to `block` are every one the address got.
+
+        With `allow_surplus`, the address may hold more than the ledger accounts for (ETH that came without a
+        transaction: a block's fees or a validator withdrawal paid to it); the surplus is returned. Only once a pool
+        has launched or is refunded in full: from then on every new deposit is owed back in full whatever came
+        before it, so one the web tier leaves out is not taken from anybody, only not yet paid back. Before that the
+        surplus is refused, since it cannot be told apart from a hidden deposit that would change the raise."""
         sheet = self.balance_sheet(
             address=pool["address"], asset=pool["params"]["raise_asset"], ledger=ledger, block=block
         )
-        if problem := sheet.difference():
-            raise BooksRefused("ledger_incomplete", f"at block {block}, {problem}")
+        surplus = sheet.holds + sheet.paid_out - sheet.deposits - sheet.topups
+        if surplus < 0 or (surplus > 0 and not allow_surplus):
+            raise BooksRefused("ledger_incomplete", f"at block {block}, {sheet.difference()}")
+        return surplus

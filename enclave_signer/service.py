@@ -287,7 +287,8 @@ class EnclaveSigner:
                         raise BooksRefused(
                             "ledger_unconfirmed", f"block {complete_at} has fewer than {confirmations} confirmations"
                         )
-                    self.books.check_complete(pool, ledger, block=complete_at)
+                    settled = ledger["phase"] == PHASE_REFUND_ALL or self.books.launched(pool_id, pool["address"])
+                    surplus = self.books.check_complete(pool, ledger, block=complete_at, allow_surplus=settled)
                     timestamp = int(self.chain.block(complete_at)["timestamp"], 16)
                 except BooksRefused as error:
                     return self._refuse_ledger(pool_id, error)
@@ -295,7 +296,9 @@ class EnclaveSigner:
                     raise RequestError(503, "chain_unavailable", str(error)) from error
                 if not ledger["verified"] or complete_at >= ledger["verified"]["block"]:
                     ledger["verified"] = {"block": complete_at, "timestamp": timestamp}
-                self._log("ledger_complete", {"pool_id": pool_id, "block": complete_at})
+                # ETH that came without a transaction, once the pool launched or is refunded in full: nobody's.
+                unexplained = {"unexplained": str(surplus)} if surplus else {}
+                self._log("ledger_complete", {"pool_id": pool_id, "block": complete_at} | unexplained)
             return Outcome(200, self._ledger_summary(pool_id, ledger, added=len(proven)) | {"log_head": self.log.head})
 
     def note_set_aside(self, body: object) -> Outcome:

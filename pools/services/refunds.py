@@ -188,7 +188,7 @@ def _give_up_unsigned(pool: Pool, refused: SignerRefused) -> None:
         ):
             abandon(tx, reason=f"the signer refused: {refused.code}")
             Refund.objects.filter(transaction=tx).update(status=Refund.Status.OWED, transaction=None)
-    _wait(pool, f"signer_{refused.code}", f"The signer refused the next refund batch ({refused.code}): {refused}")
+    _wait(pool, f"signer_{refused.code}", f"The signer refused the next batch ({refused.code}): {refused.reason}")
 
 
 def _follow_batches(pool: Pool) -> None:
@@ -234,7 +234,7 @@ def refunds_advance(*, pool_id: int) -> int:
                 _send_next_batch(pool)
                 _follow_batches(pool)
         except SignerRefused as refused:  # the ledger, refund-all or a gas top-up: shown, and tried again next pass
-            _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused}")
+            _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused.reason}")
         except (GasAccountEmpty, BooksDisagree) as error:
             _wait(pool, getattr(error, "code", "gas_account_empty"), str(error))
         remaining = Refund.objects.filter(pool=pool, status__in=UNSETTLED).count()

@@ -443,6 +443,18 @@ def refund_pool(erc20: bool) -> tuple[str, str]:
     return (USDC_POOL_ID, USDC_POOL_ADDRESS) if erc20 else (POOL_ID, POOL_ADDRESS)
 
 
+@pytest.mark.parametrize("erc20", [False, True])
+def test_a_refund_to_address_zero_is_refused_whatever_the_books_say(erc20):
+    """A mint to the pool is recorded from address(0); the Refunder reverts a whole batch that names it."""
+    pool_id, pool_address = refund_pool(erc20)
+    ledger = {deposit_key(1, erc20=erc20): (pool_address, ZERO_ADDRESS, 10**12)}
+    wire = refund_wire([ZERO_ADDRESS], [10**12], erc20=erc20)
+
+    outcome = decide(pool_id, wire, evidence={ZERO_ADDRESS: [citation(1, erc20=erc20)]}, ctx=context(ledger=ledger))
+
+    assert refused(outcome, "bad_arguments")
+
+
 @settings(max_examples=200)
 @given(
     recipients=st.lists(addresses, min_size=1, max_size=4, unique=True),
@@ -456,7 +468,7 @@ def test_refunds_of_deposits_the_books_do_not_owe_the_recipient_are_refused(reci
     pool_id, pool_address = refund_pool(erc20)
     other_pool = USDC_POOL_ADDRESS if pool_address == POOL_ADDRESS else POOL_ADDRESS
     stranger = to_checksum_address("0x" + "99" * 20)
-    assume(stranger not in recipients)
+    assume(stranger not in recipients and ZERO_ADDRESS not in recipients)
     ledger = {
         deposit_key(1, erc20=erc20): (other_pool, recipients[0], 10**12),  # a deposit to the other pool
         deposit_key(2, erc20=erc20): (pool_address, stranger, 10**12),  # a deposit by somebody else

@@ -206,6 +206,36 @@ def test_a_selfdestruct_to_the_pool_is_a_deposit(anvil_chain, signer):
     assert refund_eth(signer, 1, [created], [ETHER // 2], {created: [selfdestructed]}).status == 200
 
 
+def test_eth_without_a_transaction_is_refused_before_and_set_apart_after_the_pool_is_refunded_in_full(
+    anvil_chain, signer
+):
+    """A block's priority fees paid to the pool address (it is the block's coinbase): ETH that arrives without any
+    transaction to it. Before the pool is settled it cannot be told from a hidden deposit, so the ledger is not
+    complete; once it is refunded in full it is nobody's, recorded as unexplained, and refunds go on."""
+    pool = register(signer, 1)
+    alice, bob, carol = anvil_chain.account(1), anvil_chain.account(2), anvil_chain.account(3)
+    alices = {"tx_hash": deposit_eth(anvil_chain, sender=alice, to=pool, value=ETHER)}
+    miner = anvil_chain.w3.eth.get_block("latest")["miner"]
+    anvil_chain.w3.provider.make_request("anvil_setCoinbase", [pool])
+    try:
+        tip = {"maxPriorityFeePerGas": GWEI, "maxFeePerGas": 10 * GWEI}
+        anvil_chain.transact({"from": bob, "to": carol, "value": 1, **tip})
+    finally:
+        anvil_chain.w3.provider.make_request("anvil_setCoinbase", [miner])
+    surplus = anvil_chain.w3.eth.get_balance(pool) - ETHER
+    assert surplus > 0
+
+    before = record(signer, 1, [alices], complete_at_block=head(anvil_chain))
+    assert before.body["code"] == "ledger_incomplete" and f"received {surplus} more" in before.body["reason"]
+    refund_all(signer, 1)
+    after = prove_complete(signer, anvil_chain, 1, [alices])
+    assert after["verified"]["block"] == head(anvil_chain)
+    complete = [e for e in signer.log.entries(after=-1, limit=1000) if e["kind"] == "ledger_complete"][-1]
+    assert complete["payload"]["unexplained"] == str(surplus)
+    assert refund_eth(signer, 1, [alice], [ETHER], {alice: [alices]}).status == 200
+    assert refund_eth(signer, 1, [bob], [surplus], {bob: [alices]}, nonce=1).body["code"] == "not_a_deposit"
+
+
 def test_a_gas_topup_is_not_a_deposit_but_is_counted_for_completeness(anvil_chain, signer):
     pool = register(signer, 1)
     alice = anvil_chain.account(1)
@@ -530,3 +560,30 @@ def test_a_signed_launch_past_its_deadline_no_longer_blocks_a_full_refund(anvil_
     anvil_chain.w3.provider.make_request("evm_mine", [])
     assert signer.refund_all({"pool_id": "1"}).status == 200
     assert refund_eth(signer, 1, [anvil_chain.account(1)], [cap], {anvil_chain.account(1): [alices]}).status == 200
+
+
+def test_a_refund_set_aside_is_logged_and_changes_nothing_the_signer_allows(anvil_chain, signer):
+    """The admin's decision is public (a log entry naming the deposits and the note); the deposits stay owed, so a
+    later batch may still pay them."""
+    pool = register(signer, 1)
+    alice = anvil_chain.account(1)
+    alices = {"tx_hash": deposit_eth(anvil_chain, sender=alice, to=pool, value=ETHER)}
+    refunding_pool(signer, anvil_chain, 1, [alices])
+    body = {"pool_id": "1", "recipient": alice, "amount": str(ETHER), "deposits": [alices], "note": "lost key"}
+
+    with pytest.raises(RequestError) as unknown:
+        signer.note_set_aside({**body, "pool_id": "99"})
+    assert unknown.value.status == 404
+    with pytest.raises(RequestError) as malformed:
+        signer.note_set_aside({**body, "note": ""})
+    assert malformed.value.status == 400
+    outcome = signer.note_set_aside(body)
+
+    entry = signer.log.entries(after=outcome.body["log_index"] - 1, limit=1)[0]
+    assert (entry["kind"], entry["payload"]["note"], entry["payload"]["amount"]) == (
+        "refund_set_aside",
+        "lost key",
+        str(ETHER),
+    )
+    assert entry["payload"]["deposits"] == [f"{CHAIN_ID}:{alices['tx_hash']}:trace:"]  # the top-level transfer
+    assert refund_eth(signer, 1, [alice], [ETHER], {alice: [alices]}).status == 200
