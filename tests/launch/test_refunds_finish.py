@@ -13,14 +13,16 @@ from datetime import timedelta
 
 import pytest
 from django.db import connections
+from django.db.models import F
 from django.test import override_settings
 
 from chain.artifacts import load_artifact
 from chain.client import chain_deployment
-from pools.models import Deposit, Launch, Pool, PoolEvent, Refund
+from pools.models import ChainTransaction, Deposit, Launch, Pool, PoolEvent, Refund
 from pools.services.launch import launch_request
 from pools.services.pools import pool_settle
-from pools.services.refunds import refund_request, refunds_advance
+from pools.services.refunds import refund_request, refund_set_aside, refunds_advance
+from pools.signer import signer_client
 from tests.indexer.support import ETHER, USDC, ChainDriver, fresh_address
 from tests.launch.test_crash_recovery import worker_env
 from tests.launch.test_lifecycle import (  # noqa: F401 - `chain` is a fixture
@@ -236,4 +238,43 @@ def test_a_fee_spike_in_the_middle_of_a_refund_run_waits_then_finishes_by_itself
     assert pool.status == Pool.Status.REFUNDED, pool.status_reason
     assert (pool.waiting_code, pool.waiting_since) == ("", None)
     assert [chain.w3.eth.get_balance(s) - b for s, b in zip(senders, before, strict=True)] == amounts
+    assert_conserved(chain, pool, deposited=sum(amounts))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refund_the_signer_will_not_sign_waits_with_its_reason_until_set_aside_then_the_rest_are_paid(chain):  # noqa: F811
+    """The web tier asks 1 wei more than one depositor is owed (a bug, or an attacker holding the web tier): the
+    signer refuses the batch before signing, the unsigned transactions are given up (their nonces reused) and the job
+    says why it waits. An admin sets that refund aside with a note; the others are paid, the pool is refunded."""
+    amounts = [ETHER, 2 * ETHER, 3 * ETHER]
+    pool, senders = failed_pool(chain, amounts, label="aside")
+    pool = settle_failed(chain, pool)
+    before = [chain.w3.eth.get_balance(s) for s in senders]
+    refund_request(pool_id=pool.pk, requested_by="test")
+    bad = Refund.objects.get(pool=pool, recipient=senders[1])
+    Refund.objects.filter(pk=bad.pk).update(amount=F("amount") + 1)
+
+    for _ in range(3):
+        refunds_advance(pool_id=pool.pk)
+
+    pool.refresh_from_db()
+    assert pool.waiting_code == "signer_not_evidenced", pool.waiting_reason
+    assert paid(pool) == 0 and unpaid(pool) == 3
+    abandoned = ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.REFUND)
+    assert abandoned.exists() and all(tx.raw_tx == "" and "abandoned" in tx.error for tx in abandoned)
+    assert chain.w3.eth.get_transaction_count(pool.deposit_address) == 0  # nothing was signed, nothing left
+
+    refund_set_aside(refund_id=bad.pk, note="asked 1 wei more than owed: look into it", by="admin")
+    for _ in range(10):
+        if refunds_advance(pool_id=pool.pk) == 0:
+            break
+
+    pool.refresh_from_db()
+    assert pool.status == Pool.Status.REFUNDED and "except 1 refund(s) set aside" in pool.status_reason
+    gained = [chain.w3.eth.get_balance(s) - b for s, b in zip(senders, before, strict=True)]
+    assert gained == [ETHER, 0, 3 * ETHER]
+    bad.refresh_from_db()
+    assert (bad.status, bad.set_aside_by) == (Refund.Status.SET_ASIDE, "admin")
+    entry = signer_client().log_entries(after=bad.set_aside_log_index - 1, limit=1)["entries"][0]
+    assert (entry["kind"], entry["payload"]["recipient"]) == ("refund_set_aside", senders[1])
     assert_conserved(chain, pool, deposited=sum(amounts))
