@@ -56,3 +56,30 @@ def test_a_stuck_transaction_is_replaced_at_its_nonce_with_raised_fees_and_the_m
     assert original.status == Status.REPLACED
     assert chain.w3.eth.get_transaction_receipt(settled.tx_hash)["status"] == 1
     assert chain.w3.eth.get_balance(address) == balance_before + original.value  # paid once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_stuck_behind_a_fee_spike_is_replaced_with_the_networks_current_fees(chain):  # noqa: F811
+    """25% more is not enough when the base fee jumped tenfold: the replacement asks what the network asks now."""
+    pool = scheduled_pool(chain)
+    assert ensure_gas(pool=pool, gas=100_000) is False
+    original = ChainTransaction.objects.get(pool=pool, purpose=ChainTransaction.Purpose.GAS_TOPUP)
+
+    with chain.manual_mining():
+        original = advance(original)
+        spiked = max(50 * 10**9, original.max_fee_per_gas * 10)
+        chain.anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(spiked)])
+        chain.mine()  # the spike's block: the original, bidding far below its base fee, is not in it
+        assert chain.w3.eth.get_transaction_count(original.from_address) == original.nonce
+        ChainTransaction.objects.filter(pk=original.pk).update(
+            first_broadcast_at=timezone.now() - STUCK_AFTER - timedelta(seconds=1)
+        )
+        original.refresh_from_db()
+        replacement = advance(original)
+        chain.mine()
+
+    base_fee = chain.w3.eth.get_block(chain.head() - 1)["baseFeePerGas"]
+    assert replacement.replaces_id == original.pk
+    assert replacement.max_fee_per_gas >= 2 * base_fee > original.max_fee_per_gas * 125 // 100
+    settled = advance(original)
+    assert settled.pk == replacement.pk and settled.status == Status.CONFIRMED
