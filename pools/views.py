@@ -10,6 +10,7 @@ from pools.services.health import system_health
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Every part of the stack, "ok" or a reason; HTTP 503 unless all are ok (for load balancers and compose)."""
+    """Every part of the stack, "ok" or a reason; HTTP 503 when one is down (for load balancers and compose), 200 when
+    only warnings (a stuck job) need a look: taking the web tier out would not get them unstuck."""
     report = system_health()
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503, json_dumps_params={"indent": 2})
