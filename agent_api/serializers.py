@@ -68,6 +68,15 @@ class OptionalEthAddress(EthAddress):
         return super().run_validation(data)
 
 
+class RefundsWaitingSerializer(serializers.Serializer):
+    code = serializers.CharField(
+        source="waiting_code",
+        help_text="What the refunds wait for: fees_above_cap, gas_account_empty, books_disagree, or signer_<refusal>.",
+    )
+    reason = serializers.CharField(source="waiting_reason", help_text="The same, in a sentence.")
+    since = serializers.DateTimeField(source="waiting_since", allow_null=True)
+
+
 class PoolSummarySerializer(serializers.ModelSerializer):
     agent = serializers.CharField(source="agent.name")
     soft_cap = WeiAmount()
@@ -75,6 +84,10 @@ class PoolSummarySerializer(serializers.ModelSerializer):
     raised = WeiAmount()
     raise_asset = OptionalEthAddress(help_text="ERC-20 address, or empty for native ETH.")
     deposit_address = OptionalEthAddress(help_text="Where depositors send funds; empty until the pool is scheduled.")
+    refunds_waiting = serializers.SerializerMethodField(
+        help_text="Why the refund job cannot go on now, and since when (it retries by itself); null while it can. "
+        "The webhook event pool.refunds_waiting says when it starts or its reason changes."
+    )
 
     class Meta:
         model = Pool
@@ -94,7 +107,12 @@ class PoolSummarySerializer(serializers.ModelSerializer):
             "opens_at",
             "closes_at",
             "deposit_address",
+            "refunds_waiting",
         ]
+
+    @extend_schema_field(RefundsWaitingSerializer(allow_null=True))
+    def get_refunds_waiting(self, pool: Pool) -> dict | None:
+        return RefundsWaitingSerializer(pool).data if pool.waiting_code else None
 
 
 class LaunchSummarySerializer(serializers.ModelSerializer):
@@ -237,7 +255,22 @@ class RefundSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Refund
-        fields = ["id", "recipient", "amount", "status", "tx_hash", "deposits", "created_at", "paid_at"]
+        fields = [
+            "id",
+            "recipient",
+            "amount",
+            "status",
+            "tx_hash",
+            "deposits",
+            "created_at",
+            "paid_at",
+            "set_aside_at",
+            "set_aside_note",
+        ]
+        extra_kwargs = {
+            "set_aside_at": {"help_text": "When an admin set it aside for manual handling: no batch pays it."},
+            "set_aside_note": {"help_text": "Why it was set aside, as the admin wrote it (also in the signer's log)."},
+        }
 
     def get_tx_hash(self, refund: Refund) -> str | None:
         return (refund.transaction.tx_hash or None) if refund.transaction_id else None

@@ -133,8 +133,48 @@ def test_refunds_list_shows_the_paying_transaction_and_the_deposits(alice, alice
         "deposits": [deposit.pk],
         "created_at": body["results"][0]["created_at"],
         "paid_at": None,
+        "set_aside_at": None,
+        "set_aside_note": "",
     }
     assert body["results"][1]["tx_hash"] is None
+
+
+def test_a_refund_set_aside_for_manual_handling_says_so_and_why(alice, alice_client):
+    pool = PoolFactory(agent=alice.agent, status=Pool.Status.REFUNDED)
+    Refund.objects.create(pool=pool, recipient=DEPOSITOR, amount=ETH, status=Refund.Status.PAID)
+    aside = Refund.objects.create(
+        pool=pool, recipient=DEPOSITOR, amount=5, status=Refund.Status.SET_ASIDE, set_aside_at=timezone.now(),
+        set_aside_by="admin", set_aside_note="The recipient contract reverts on receive; paid by hand.",
+    )  # fmt: skip
+
+    body = alice_client.get(reverse("api-agent-pool-refunds", args=[pool.pk]), {"status": "set_aside"}).json()
+
+    assert [(r["id"], r["status"], r["tx_hash"]) for r in body["results"]] == [(aside.pk, "set_aside", None)]
+    assert body["results"][0]["set_aside_note"] == "The recipient contract reverts on receive; paid by hand."
+    assert body["results"][0]["set_aside_at"] is not None
+    assert "set_aside_by" not in body["results"][0]  # an admin's login is not the agent's business
+
+
+def test_a_pool_whose_refunds_wait_says_why_and_since_when_in_the_detail_and_the_lists(alice, alice_client):
+    since = timezone.now() - timedelta(minutes=5)
+    waiting = PoolFactory(
+        agent=alice.agent, status=Pool.Status.REFUNDING, waiting_code="gas_account_empty",
+        waiting_reason="The gas-funding account cannot pay for a top-up.", waiting_since=since,
+    )  # fmt: skip
+    moving = PoolFactory(agent=alice.agent, status=Pool.Status.REFUNDING)
+    expected = {
+        "code": "gas_account_empty",
+        "reason": "The gas-funding account cannot pay for a top-up.",
+        "since": since.isoformat().replace("+00:00", "Z"),
+    }
+
+    detail = APIClient().get(reverse("api-pool-detail", args=[waiting.pk])).json()
+    public = {p["id"]: p for p in APIClient().get(reverse("api-pool-list")).json()["results"]}
+    own = {p["id"]: p for p in alice_client.get(reverse("api-agent-pools")).json()["results"]}
+
+    assert detail["refunds_waiting"] == expected
+    assert public[waiting.pk]["refunds_waiting"] == own[waiting.pk]["refunds_waiting"] == expected
+    assert public[moving.pk]["refunds_waiting"] is None and own[moving.pk]["refunds_waiting"] is None
 
 
 def test_launch_status_is_404_before_a_request_then_shows_its_transactions(alice, alice_client):

@@ -15,6 +15,7 @@ import schemathesis
 from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
+from django.utils import timezone
 from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -37,7 +38,8 @@ MAX_EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))  # more for a deep
 
 @pytest.fixture
 def fuzzed_world(db, keep_test_connection, settings_fixture_rates, monkeypatch):
-    """An agent with a key and bounds, its pools in every status, and stand-ins for the launch and refund jobs."""
+    """An agent with a key and bounds, its pools in every status (the refunding one waiting), a refund owed and one set
+    aside, and stand-ins for the launch and refund jobs."""
     agent = make_agent_with_key(name="fuzzer")
     bounds = AgentBounds.objects.create(agent=agent.agent, max_pools_in_draft=1000)
     AllowedRaiseAsset.objects.create(bounds=bounds, address="", symbol="ETH", decimals=18, max_hard_cap=10**30)
@@ -47,6 +49,13 @@ def fuzzed_world(db, keep_test_connection, settings_fixture_rates, monkeypatch):
     address = to_checksum_address("0x" + "ab" * 20)
     Allocation.objects.create(pool=launched, address=address, contribution=ETH, token_amount=10**21, proof=[])
     Refund.objects.create(pool=launched, recipient=address, amount=1)
+    Refund.objects.create(
+        pool=launched, recipient=address, amount=2, status=Refund.Status.SET_ASIDE, set_aside_at=timezone.now(),
+        set_aside_by="admin", set_aside_note="Paid by hand.",
+    )  # fmt: skip
+    Pool.objects.filter(status=Pool.Status.REFUNDING, agent=agent.agent).update(
+        waiting_code="fees_above_cap", waiting_reason="Network fees are above the cap.", waiting_since=timezone.now()
+    )
 
     def launch_request(*, pool_id, requested_by):
         pool = Pool.objects.get(pk=pool_id)
