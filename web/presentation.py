@@ -88,6 +88,28 @@ def pool_phase(*, pool: Pool, now: datetime | None = None) -> Phase:
     return Phase(pool.get_status_display(), pool.status_reason, None)
 
 
+# What a waiting refund job waits for (Pool.waiting_code), in words a depositor understands.
+WAITING_IN_WORDS = {
+    "fees_above_cap": "network fees are above what the signer allows one refund transaction to spend",
+    "gas_account_empty": "the account that pays the refunds' gas has to be topped up",
+    "books_disagree": "our records of this pool and the signer's own books must agree before anything is paid",
+}
+
+
+def refunds_waiting_notice(*, pool: Pool, unsettled: int) -> str:
+    """Why the refunds still owed do not move now, in plain words; empty while they move or when none are owed."""
+    if not pool.waiting_code or not unsettled:
+        return ""
+    if pool.waiting_code.startswith("signer_"):
+        why = "the signer declined the next refund batch for now"
+    else:
+        why = WAITING_IN_WORDS.get(pool.waiting_code, "they cannot be sent right now")
+    return (
+        f"Refunds are waiting since {_when(pool.waiting_since)}: {why}. They resume by themselves; nothing is lost, "
+        "and you need not do anything."
+    )
+
+
 def pool_rules(*, pool: Pool) -> list[str]:
     """The pool's rules as sentences a depositor can act on."""
     asset = pool.raise_asset_symbol

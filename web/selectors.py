@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 
 from pools.models import Allocation, Deposit, Pool, Refund
 from pools.selectors.pools import PUBLIC_STATUSES
+from pools.services.refunds import UNSETTLED
 from web.models import FeedSnapshot, PriceSnapshot
 from web.services import asset_key
 
@@ -54,8 +55,9 @@ class DepositActivity:
     depositors: int
     pending_amount: int
     pending_count: int
-    refunds_owed: int
+    refunds_owed: int  # still to be paid by a batch
     refunds_paid: int
+    refunds_set_aside: int  # taken out of the batches by an admin, for manual handling
     recent_refunds: list[Refund]
     whitelist_size: int
 
@@ -72,8 +74,9 @@ def deposit_activity(*, pool: Pool) -> DepositActivity:
     )
     refunds = list(pool.refunds.select_related("transaction").order_by("-id")[:RECENT_REFUNDS])
     refund_totals = pool.refunds.aggregate(
-        owed=Sum("amount", filter=~Q(status=Refund.Status.PAID)),
+        owed=Sum("amount", filter=Q(status__in=UNSETTLED)),
         paid=Sum("amount", filter=Q(status=Refund.Status.PAID)),
+        set_aside=Sum("amount", filter=Q(status=Refund.Status.SET_ASIDE)),
     )
     whitelist_size = pool.whitelist.count() if pool.access != Pool.Access.PUBLIC else 0
     return DepositActivity(
@@ -84,6 +87,7 @@ def deposit_activity(*, pool: Pool) -> DepositActivity:
         pending_count=totals["pending_count"],
         refunds_owed=int(refund_totals["owed"] or 0),
         refunds_paid=int(refund_totals["paid"] or 0),
+        refunds_set_aside=int(refund_totals["set_aside"] or 0),
         recent_refunds=refunds,
         whitelist_size=whitelist_size,
     )
@@ -112,7 +116,11 @@ class PoolContribution:
 
     @property
     def refund_owed(self) -> int:
-        return sum(r.amount for r in self.refunds if r.status != Refund.Status.PAID)
+        return sum(r.amount for r in self.refunds if r.status in UNSETTLED)
+
+    @property
+    def refunds_set_aside(self) -> list[Refund]:
+        return [r for r in self.refunds if r.status == Refund.Status.SET_ASIDE]
 
     @property
     def refund_paid(self) -> int:

@@ -61,9 +61,11 @@ def pool_list(request: HttpRequest) -> HttpResponse:
 
 
 def _pool_context(pool: Pool) -> dict:
+    activity = selectors.deposit_activity(pool=pool)
     return {
         "pool": pool,
-        "activity": selectors.deposit_activity(pool=pool),
+        "activity": activity,
+        "refunds_waiting": presentation.refunds_waiting_notice(pool=pool, unsettled=activity.refunds_owed),
         "progress": presentation.pool_progress(pool=pool),
         "phase": presentation.pool_phase(pool=pool),
         "launch": getattr(pool, "launch", None),

@@ -238,6 +238,8 @@ def refunds_advance(*, pool_id: int) -> int:
         except (GasAccountEmpty, BooksDisagree) as error:
             _wait(pool, getattr(error, "code", "gas_account_empty"), str(error))
         remaining = Refund.objects.filter(pool=pool, status__in=UNSETTLED).count()
+        if remaining == 0:
+            _progressed(pool)  # nothing left for a batch (the last ones may have been set aside): nothing waits
         if remaining == 0 and pool.status == Pool.Status.REFUNDING:
             with transaction.atomic():
                 locked = Pool.objects.select_for_update().get(pk=pool_id)

@@ -4,8 +4,9 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
-from pools.models import Pool, Refund, WhitelistEntry
+from pools.models import ChainTransaction, Deposit, Pool, Refund, WhitelistEntry
 from tests.factories import PoolFactory
 from tests.web.support import (
     ETHER,
@@ -17,6 +18,7 @@ from tests.web.support import (
     make_refund,
     make_snapshot,
 )
+from web.presentation import refunds_waiting_notice
 
 pytestmark = pytest.mark.django_db
 
@@ -213,3 +215,99 @@ def test_every_page_makes_a_constant_number_of_queries(client, django_assert_max
     for url, budget in budgets.items():
         with django_assert_max_num_queries(budget):
             assert client.get(url).status_code == 200, url
+
+
+def test_a_pool_whose_refunds_wait_says_why_in_plain_words_and_that_they_resume_by_themselves(client):
+    pool = PoolFactory(
+        status=Pool.Status.REFUNDING, deposit_address=DEPOSIT_ADDRESS, waiting_code="fees_above_cap",
+        waiting_reason="one refund at 900000000000 wei per gas would cost more than the cap",
+        waiting_since=timezone.now(),
+    )  # fmt: skip
+    make_refund(pool, recipient=address("frank"), amount=ETHER)
+
+    body = text(client.get(reverse("pool-detail", args=[pool.pk])))
+
+    assert "Refunds are waiting since " in body
+    assert "network fees are above what the signer allows one refund transaction to spend." in body
+    assert "They resume by themselves; nothing is lost, and you need not do anything." in body
+    assert "wei per gas" not in body  # the operators' wording stays in the admin and the API
+
+
+@pytest.mark.parametrize(
+    ("code", "owed", "words"),
+    [
+        ("signer_fee_budget", ETHER, "the signer declined the next refund batch for now"),
+        ("gas_account_empty", ETHER, "the account that pays the refunds' gas has to be topped up"),
+        ("something_new", ETHER, "they cannot be sent right now"),
+        ("fees_above_cap", 0, None),  # nothing left to pay: nothing waits
+        ("", ETHER, None),
+    ],
+)
+def test_the_waiting_notice_in_words_for_each_reason(code, owed, words):
+    pool = Pool(waiting_code=code, waiting_since=timezone.now())
+
+    notice = refunds_waiting_notice(pool=pool, unsettled=owed)
+
+    assert (words in notice) if words else notice == ""
+
+
+def test_set_aside_refunds_show_their_note_and_are_not_counted_as_still_owed(client):
+    pool = PoolFactory(status=Pool.Status.REFUNDING, deposit_address=DEPOSIT_ADDRESS)
+    make_refund(pool, recipient=address("p"), amount=ETHER, status=Refund.Status.PAID)
+    make_refund(pool, recipient=address("o"), amount=2 * ETHER)
+    make_refund(pool, recipient=address("s"), amount=4 * ETHER, status=Refund.Status.SENDING)
+    aside = make_refund(pool, recipient=address("a"), amount=8 * ETHER, status=Refund.Status.SET_ASIDE)
+    Refund.objects.filter(pk=aside.pk).update(set_aside_note="The recipient contract reverts; paid by hand.")
+
+    pool_page = text(client.get(reverse("pool-detail", args=[pool.pk])))
+    account_page = text(client.get(reverse("account"), {"address": address("a")}))
+
+    assert "1 ETH paid back, 6 ETH still owed, 8 ETH set aside for manual handling." in pool_page
+    assert "Set aside for manual handling: The recipient contract reverts; paid by hand.</td>" in pool_page
+    assert "Refunds owed</dt><dd>0 ETH</dd>" in account_page
+    assert "Set aside for manual handling</dt><dd>8 ETH: The recipient contract reverts; paid by hand.</dd>" in (
+        account_page
+    )
+
+
+def test_a_deposit_minted_to_the_pool_is_shown_as_not_refundable(client, open_pool):
+    minted = make_deposit(open_pool, sender="0x" + "00" * 20, amount=ETHER, credited=0, refund_reason="no_sender")
+    Deposit.objects.filter(pk=minted.pk).update(refund_amount=0)
+
+    body = text(client.get(reverse("pool-live", args=[open_pool.pk])))
+
+    assert "Not refundable</span>: minted to the pool (no sender)" in body
+    assert "Refund</span>" not in body and "Credited</span>" not in body
+
+
+def launch_transaction(pool: Pool, *, gas_used: int, price: int) -> ChainTransaction:
+    return ChainTransaction.objects.create(
+        pool=pool, purpose=ChainTransaction.Purpose.LAUNCH, signer_key=str(pool.pk), chain_id=31337,
+        from_address=DEPOSIT_ADDRESS, nonce=0, to_address=address("launcher"), gas=6_000_000,
+        max_fee_per_gas=3 * price, max_priority_fee_per_gas=1, tx_hash="0x" + "7a" * 32,
+        status=ChainTransaction.Status.CONFIRMED, gas_used=gas_used, effective_gas_price=price,
+    )  # fmt: skip
+
+
+def test_a_launched_pool_says_what_its_launch_gas_cost_the_raise_and_where_the_rest_of_the_budget_is(client):
+    pool = PoolFactory(status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS, raised=100 * ETHER)
+    make_launch(pool, transaction=launch_transaction(pool, gas_used=4_500_000, price=2 * 10**9))
+
+    body = text(client.get(reverse("pool-detail", args=[pool.pk])))
+
+    assert (
+        "Launch gas</dt><dd data-launch-gas>0.009 ETH, paid from the raise. The unspent part of the launch's gas "
+        "budget stays at the pool address and pays the gas of later refunds (late deposits).</dd>"
+    ) in body
+
+
+def test_an_erc20_pools_launch_gas_is_in_eth_and_not_from_the_raise(client):
+    pool = PoolFactory(
+        status=Pool.Status.LAUNCHED, deposit_address=DEPOSIT_ADDRESS, raise_asset=address("usdc"),
+        raise_asset_symbol="USDC", raise_asset_decimals=6,
+    )  # fmt: skip
+    make_launch(pool, transaction=launch_transaction(pool, gas_used=4_500_000, price=2 * 10**9))
+
+    body = text(client.get(reverse("pool-detail", args=[pool.pk])))
+
+    assert "Launch gas</dt><dd data-launch-gas>0.009 ETH, paid by a gas top-up, not from the raise.</dd>" in body
