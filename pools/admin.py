@@ -353,8 +353,21 @@ class PoolAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/pools/pool/retry_refunds.html", context)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows the services write (from the chain, or the refund job): people look, never add, edit or delete."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Deposit)
-class DepositAdmin(admin.ModelAdmin):
+class DepositAdmin(ReadOnlyAdmin):
     list_display = [
         "pool",
         "sender",
@@ -368,15 +381,6 @@ class DepositAdmin(admin.ModelAdmin):
     list_filter = ["status", "refund_reason", "kind"]
     search_fields = ["sender", "tx_hash", "pool__name"]
     list_select_related = ["pool"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 def _waiting_to_be_sent(refund: Refund) -> bool:
@@ -394,7 +398,7 @@ class SetAsideForm(forms.Form):
 
 
 @admin.register(Refund)
-class RefundAdmin(admin.ModelAdmin):
+class RefundAdmin(ReadOnlyAdmin):
     """Refunds are made and paid by the refund job; people only look, and may set one aside for manual handling."""
 
     list_display = ["recipient", "pool", "amount_display", "status", "created_at", "paid_at", "set_aside_link"]
@@ -416,15 +420,6 @@ class RefundAdmin(admin.ModelAdmin):
         "set_aside_log_index",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _may_set_aside(self, request: HttpRequest) -> bool:
         # The admin never edits a refund row; setting one aside (through the service) is what the change permission

@@ -64,6 +64,14 @@ def unpaid(pool: Pool) -> int:
     return Refund.objects.filter(pool=pool, status__in=[Refund.Status.OWED, Refund.Status.SENDING]).count()
 
 
+def refunded_by_a_worker(pool: Pool, tmp_path) -> Pool:
+    worker = start_worker(tmp_path)
+    try:
+        return refunded_by_worker(pool, worker)
+    finally:
+        worker.stop()
+
+
 def refunded_by_worker(pool: Pool, worker: RunningProcess) -> Pool:
     """Hand the refunds to the worker (as resume_jobs does) and wait until every part is paid."""
     refund_request(pool_id=pool.pk, requested_by="test")
@@ -105,11 +113,7 @@ def test_eth_sent_by_selfdestruct_is_refunded_with_the_rest(chain, tmp_path):  #
     recipients = [*senders, destroyed.sender]
     before = [chain.w3.eth.get_balance(r) for r in recipients]
 
-    worker = start_worker(tmp_path)
-    try:
-        pool = refunded_by_worker(pool, worker)
-    finally:
-        worker.stop()
+    pool = refunded_by_a_worker(pool, tmp_path)
 
     assert pool.status == Pool.Status.REFUNDED, pool.status_reason
     gained = [chain.w3.eth.get_balance(r) - b for r, b in zip(recipients, before, strict=True)]
@@ -187,11 +191,7 @@ def test_a_token_minted_to_the_pool_is_set_apart_and_the_depositors_are_refunded
     assert Pool.objects.get(pk=pool.pk).raised == 140 * USDC
     pool = settle_failed(chain, pool)
 
-    worker = start_worker(tmp_path)
-    try:
-        pool = refunded_by_worker(pool, worker)
-    finally:
-        worker.stop()
+    pool = refunded_by_a_worker(pool, tmp_path)
 
     assert pool.status == Pool.Status.REFUNDED, pool.status_reason
     assert [usdc.functions.balanceOf(d).call() for d in depositors] == amounts
