@@ -351,16 +351,7 @@ def check_complete(report: Report, books: Books, facts: PoolLog, ledger: dict, *
             f"the address holds {sheet.holds} of {asset}; its key's mined transactions transferred out {sheet.sent}"
         )
         report.note(received)
-    surplus = sheet.holds + sheet.paid_out - sheet.deposits - sheet.topups
-    settled = facts.refund_all_at is not None or books.launched("", address)
-    if surplus > 0 and settled:
-        # As the signer rules: once a pool launched or is refunded in full, every new deposit is owed back in full,
-        # so what came without a transaction (a block's fees, a withdrawal paid to the address) is nobody's.
-        report.note(
-            f"at block {block} the address holds {surplus} more than its deposits account for: ETH that came without "
-            "a transaction, not a deposit (allowed once the pool launched or is refunded in full; it stays there)"
-        )
-    elif problem := sheet.difference(listed="the deposit list"):
+    if problem := sheet.difference(listed="the deposit list"):
         report.fail(f"at block {block} {problem}")
     else:
         what = "deposits + gas top-ups" if sheet.native else "deposits"
