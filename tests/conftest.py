@@ -23,24 +23,15 @@ def dev_chain(anvil: AnvilNode) -> ChainDeployment:
     return deploy_dev_fixtures(anvil.w3, deployer=anvil.account(0).address)
 
 
-def _next_base_fee(block) -> int:
-    """EIP-1559: the base fee of the block after `block`."""
-    base, used, target = block["baseFeePerGas"], block["gasUsed"], block["gasLimit"] // 2
-    if used == target:
-        return base
-    if used > target:
-        return base + max(1, base * (used - target) // target // 8)
-    return base - base * (target - used) // target // 8
-
-
 @pytest.fixture
 def chain_snapshot(anvil: AnvilNode):
     """Revert every chain change a test makes, the fee market too: anvil's evm_revert keeps the next block's base
-    fee as the test left it (a fee spike would outlive the test), so it is set back from the restored head."""
+    fee as the test left it (a fee spike would outlive the test), so it is set back to what it was before."""
     snapshot = anvil.rpc("evm_snapshot")
+    next_base_fee = anvil.w3.eth.get_block("pending")["baseFeePerGas"]
     yield anvil
     anvil.rpc("evm_revert", [snapshot])
-    anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(_next_base_fee(anvil.w3.eth.get_block("latest")))])
+    anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(next_base_fee)])
 
 
 @pytest.fixture
