@@ -64,14 +64,12 @@ def advance_refunds(self, pool_id: int) -> str:
 def resume_jobs() -> dict:
     """Re-enqueue every unfinished launch, and refund what is owed for pools whose refunds are due."""
     from pools.models import Launch, Pool, Refund
-    from pools.services.refunds import REFUNDABLE_STATUSES, refund_request
+    from pools.services.refunds import REFUNDABLE_STATUSES, UNSETTLED, refund_request
 
     launches = list(Launch.objects.exclude(step__in=["launched", "failed"]).values_list("pool_id", flat=True))
     for pool_id in launches:
         advance_launch.delay(pool_id)
-    refunding = set(
-        Refund.objects.filter(status__in=[Refund.Status.OWED, Refund.Status.SENDING]).values_list("pool_id", flat=True)
-    )
+    refunding = set(Refund.objects.filter(status__in=UNSETTLED).values_list("pool_id", flat=True))
     for pool_id in Pool.objects.filter(status__in=REFUNDABLE_STATUSES).values_list("pk", flat=True):
         refund_request(pool_id=pool_id, requested_by="resume_jobs")
     for pool_id in refunding:
