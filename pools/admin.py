@@ -289,12 +289,16 @@ class PoolAdmin(admin.ModelAdmin):
 
     def _run(self, request, queryset, service, done: str) -> None:
         for pool in queryset:
-            try:
-                service(pool_id=pool.pk)
-            except Exception as exc:  # noqa: BLE001 - the admin says what failed instead of a server error
-                self.message_user(request, f"{pool}: {_failure(exc)}", level=messages.ERROR)
-            else:
-                self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
+            self._call(request, pool, service, done)
+
+    def _call(self, request, pool: Pool, service, done: str) -> None:
+        """Run one pool's service; the admin says what failed instead of a server error."""
+        try:
+            service(pool_id=pool.pk)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported to the admin
+            self.message_user(request, f"{pool}: {_failure(exc)}", level=messages.ERROR)
+        else:
+            self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
 
     @admin.action(description="Schedule: get a deposit address from the signer and freeze the configuration")
     def schedule(self, request, queryset):
@@ -331,18 +335,14 @@ class PoolAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, pool):
             raise PermissionDenied
         if request.method == "POST":
-            try:
-                refunds_retry_now(pool_id=pool.pk)
-            except Exception as exc:  # noqa: BLE001 - the admin says what failed instead of a server error
-                self.message_user(request, f"{pool}: {_failure(exc)}", level=messages.ERROR)
-            else:
-                self.message_user(request, f"{pool}: the refund job runs now.", level=messages.SUCCESS)
+            self._call(request, pool, refunds_retry_now, "the refund job runs now.")
             return redirect("admin:pools_pool_change", pool.pk)
         totals = refund_totals_by_status(pool_id=pool.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Retry refunds now",
+            "original": pool,
             "pool": pool,
             "since": _when(pool.waiting_since),
             "totals": [
@@ -479,6 +479,7 @@ class RefundAdmin(ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": "Set aside for manual handling",
+            "original": refund,
             "refund": refund,
             "amount": _amount(refund.pool, refund.amount),
             "deposits": refund.deposits.order_by("block_number", "tx_index", "ordinal"),

@@ -29,6 +29,8 @@ OPEN_STATUSES = [
 class GasAccountEmpty(Exception):
     """The gas-funding account cannot pay for a top-up: fund it."""
 
+    code = "gas_account_empty"
+
 
 def gas_account_address() -> str:
     from pools.signer import signer_client

@@ -195,7 +195,7 @@ def _follow_batches(pool: Pool) -> None:
     """Advance every batch in flight (approve first for ERC-20: nonces are in order); settle confirmed ones."""
     open_txs = ChainTransaction.objects.filter(
         pool=pool,
-        purpose__in=[ChainTransaction.Purpose.APPROVE, ChainTransaction.Purpose.REFUND],
+        purpose__in=BATCH_PURPOSES,
         status__in=[TxStatus.UNSTARTED, TxStatus.IN_PROGRESS, TxStatus.UNCONFIRMED],
     ).order_by("nonce")
     for tx in open_txs:
@@ -236,7 +236,7 @@ def refunds_advance(*, pool_id: int) -> int:
         except SignerRefused as refused:  # the ledger, refund-all or a gas top-up: shown, and tried again next pass
             _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused.reason}")
         except (GasAccountEmpty, BooksDisagree) as error:
-            _wait(pool, getattr(error, "code", "gas_account_empty"), str(error))
+            _wait(pool, error.code, str(error))
         remaining = Refund.objects.filter(pool=pool, status__in=UNSETTLED).count()
         if remaining == 0:
             _progressed(pool)  # nothing left for a batch (the last ones may have been set aside): nothing waits
