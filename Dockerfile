@@ -14,8 +14,8 @@ CMD ["node_modules/.bin/anvil", "--host", "0.0.0.0", "--port", "8545", "--chain-
 FROM python:3.11-slim-bookworm AS signer
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /srv
-COPY enclave_signer/requirements.txt enclave_signer/requirements.txt
-RUN pip install --no-cache-dir -r enclave_signer/requirements.txt
+COPY enclave_signer/requirements.txt enclave_signer/requirements-dstack.txt enclave_signer/
+RUN pip install --no-cache-dir -r enclave_signer/requirements-dstack.txt
 COPY enclave_signer enclave_signer
 RUN useradd --system --home /srv signer && mkdir -p /data && chown signer /data
 USER signer
@@ -27,7 +27,7 @@ FROM python:3.11-slim-bookworm AS app
 ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 DJANGO_DEBUG=false
 WORKDIR /srv
 COPY requirements.txt requirements.txt
-COPY enclave_signer/requirements.txt enclave_signer/requirements.txt
+COPY enclave_signer/requirements.txt enclave_signer/requirements-dstack.txt enclave_signer/
 RUN pip install --no-cache-dir -r requirements.txt
 COPY --from=chain /srv/build build
 COPY --from=chain /srv/node_modules/@uniswap node_modules/@uniswap

@@ -1,4 +1,4 @@
-"""Command line: serve, rotate-sealing-key, verify-attestation, verify-log, verify-pool, export-log."""
+"""Command line: serve, rotate-sealing-key, verify-attestation, app-compose, verify-log, verify-pool, export-log."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from enclave_signer.attestation import code_measurement, verify_report
+from enclave_signer import verify_attestation
+from enclave_signer.app_compose import TEMPLATE, ComposeError, app_compose, compose_hash, render
 from enclave_signer.auth import RequestAuthenticator
 from enclave_signer.chain import ChainError, ChainReader
 from enclave_signer.config import ConfigError, SignerConfig, load_config
@@ -102,9 +103,10 @@ def verify_log_file(path: Path, *, attestation_path: Path | None) -> dict:
     entries = read_entries(path)
     report = json.loads(attestation_path.read_text()) if attestation_path else None
     if report is not None:
-        report_check = verify_report(report)
-        if not report_check.ok:
-            raise LogError("attestation: " + "; ".join(report_check.problems))
+        binding = verify_attestation.Verdict(kind="report")
+        verify_attestation.check_report(report, binding, verify_attestation.Expectations())
+        if not binding.ok:
+            raise LogError("attestation: " + "; ".join(check.detail for check in binding.failed))
     check = verify_entries(entries, expected_signer=report["log_key"] if report else None)
     if report is not None:
         head = report["log_head"]
@@ -121,6 +123,24 @@ def verify_log_file(path: Path, *, attestation_path: Path | None) -> dict:
     }
 
 
+def write_app_compose(args) -> int:
+    """Render the template for one release, write app-compose.json, print the compose-hash to compare quotes with."""
+    try:
+        contracts = json.loads(args.contracts.read_text())
+        text = render(args.template.read_text(), image=args.image, chain_id=args.chain_id, contracts=contracts)
+    except (OSError, ValueError, AttributeError) as error:
+        print(f"app-compose: cannot read {args.contracts} or {args.template}: {error}", file=sys.stderr)
+        return 2
+    except ComposeError as error:
+        print(f"app-compose: {error}", file=sys.stderr)
+        return 2
+    manifest = app_compose(text, name=args.name)
+    args.out.write_bytes(manifest)
+    print(f"wrote {args.out} ({len(manifest)} bytes)", file=sys.stderr)
+    print(compose_hash(manifest))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m enclave_signer`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -129,10 +149,23 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("serve", help="run the HTTP API")
     rotate = commands.add_parser("rotate-sealing-key", help="re-seal the store under a new key (stop the signer)")
     rotate.add_argument("--new-secret-file", type=Path, help="dev: re-seal under this new sealing root secret")
-    attest = commands.add_parser("verify-attestation", help="check an attestation report (JSON file)")
-    attest.add_argument("file", type=Path)
-    attest.add_argument("--nonce", help="the nonce you asked for")
-    attest.add_argument("--measurement", help="expected code measurement (default: print the local one)")
+    verify_attestation.add_arguments(
+        commands.add_parser(
+            "verify-attestation",
+            help="check an attestation offline: the TDX quote, the event log, the compose-hash, the keys it binds",
+        )
+    )
+    compose = commands.add_parser(
+        "app-compose", help="write the signer's dstack app-compose.json for a release and print its compose-hash"
+    )
+    compose.add_argument("--image", required=True, help="the signer image by digest: REPOSITORY@sha256:DIGEST")
+    compose.add_argument("--chain-id", type=int, required=True)
+    compose.add_argument(
+        "--contracts", type=Path, required=True, help="JSON: chain_id, launcher, refunder, raise_assets"
+    )
+    compose.add_argument("--name", default="ai-pool-signer", help="the app's name in dstack")
+    compose.add_argument("--template", type=Path, default=TEMPLATE)
+    compose.add_argument("--out", type=Path, default=Path("app-compose.json"))
     verify = commands.add_parser("verify-log", help="check an exported log offline")
     verify.add_argument("file", type=Path)
     verify.add_argument("--attestation", type=Path, help="an attestation report the log must be bound to")
@@ -150,19 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "verify-attestation":
-            check = verify_report(json.loads(args.file.read_text()), nonce=args.nonce, measurement=args.measurement)
-            print(
-                json.dumps(
-                    {
-                        "ok": check.ok,
-                        "problems": check.problems,
-                        "notes": check.notes,
-                        "local_code_measurement": code_measurement(),
-                    },
-                    indent=2,
-                )
-            )
-            return 0 if check.ok else 1
+            return verify_attestation.main(args)
+        if args.command == "app-compose":
+            return write_app_compose(args)
         if args.command == "verify-pool":
             return verify_pool_main(args)
         if args.command == "verify-log":

@@ -51,6 +51,7 @@ class SignerConfig:
     rpc_url: str
     chain_id: int
     contracts_file: Path | None
+    contracts_json: str | None
     gas_topup_max_wei: int
     gas_topup_pool_max_wei: int
     max_tx_fee_wei: int
@@ -71,6 +72,10 @@ class SignerConfig:
     @property
     def dev_secret_path(self) -> Path:
         return self.data_dir / "dev-sealing-secret"
+
+    def known_contracts(self) -> KnownContracts:
+        """SIGNER_CONTRACTS (inline, as a measured CVM compose sets it) or else SIGNER_CONTRACTS_FILE (re-read)."""
+        return load_known_contracts(self.contracts_file, chain_id=self.chain_id, text=self.contracts_json)
 
 
 def parse_hmac_keys(text: str) -> dict[str, bytes]:
@@ -123,6 +128,7 @@ def load_config(env: dict[str, str] | None = None) -> SignerConfig:
         rpc_url=env.get("CHAIN_RPC_URL") or DEFAULT_RPC_URL,
         chain_id=_int(env, "CHAIN_ID", DEFAULT_CHAIN_ID),
         contracts_file=Path(contracts_file) if contracts_file else None,
+        contracts_json=env.get("SIGNER_CONTRACTS") or None,
         gas_topup_max_wei=_int(env, "SIGNER_GAS_TOPUP_MAX_WEI", DEFAULT_GAS_TOPUP_MAX_WEI),
         gas_topup_pool_max_wei=_int(env, "SIGNER_GAS_TOPUP_POOL_MAX_WEI", DEFAULT_GAS_TOPUP_POOL_MAX_WEI),
         max_tx_fee_wei=_int(env, "SIGNER_MAX_TX_FEE_WEI", DEFAULT_MAX_TX_FEE_WEI),
@@ -145,19 +151,22 @@ class KnownContracts:
     raise_assets: frozenset[str]
 
 
-def load_known_contracts(path: Path | None, *, chain_id: int) -> KnownContracts:
-    """Read {chain_id, launcher, refunder, raise_assets: [...]}; a missing file or another chain allows nothing.
+def load_known_contracts(path: Path | None, *, chain_id: int, text: str | None = None) -> KnownContracts:
+    """Read {chain_id, launcher, refunder, raise_assets: [...]} from `text`, else from the file at `path`.
+
+    A missing file, unreadable JSON or another chain allows nothing.
 
     The native asset (address 0) is always an allowed raise asset. Unknown keys are ignored, so the file can be
     the dev deployer's full deployment record.
     """
     nothing = KnownContracts(launcher=None, refunder=None, raise_assets=frozenset({ZERO_ADDRESS}))
-    if path is None or not path.exists():
+    if text is None and (path is None or not path.exists()):
         return nothing
+    source = "SIGNER_CONTRACTS" if text is not None else path
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(text if text is not None else path.read_text())
         if int(data.get("chain_id", -1)) != chain_id:
-            logger.warning("%s is for chain %s, not %s: no contracts allowed", path, data.get("chain_id"), chain_id)
+            logger.warning("%s is for chain %s, not %s: no contracts allowed", source, data.get("chain_id"), chain_id)
             return nothing
         checksum = lambda value: to_checksum_address(value) if value else None  # noqa: E731
         assets = {to_checksum_address(asset) for asset in data.get("raise_assets", [])}
@@ -167,5 +176,5 @@ def load_known_contracts(path: Path | None, *, chain_id: int) -> KnownContracts:
             raise_assets=frozenset(assets | {ZERO_ADDRESS}),
         )
     except (ValueError, TypeError, AttributeError, OSError) as error:
-        logger.error("cannot read %s (%s): no contracts allowed", path, error)
+        logger.error("cannot read %s (%s): no contracts allowed", source, error)
         return nothing

@@ -124,8 +124,13 @@ def _dstack_root(socket: Path) -> SealingRoot:
     try:
         from dstack_sdk import DstackClient  # optional: only present in a dstack deployment
     except ImportError as error:
-        raise SealingError(f"{socket} exists but dstack-sdk is not installed: pip install dstack-sdk") from error
-    key = DstackClient(str(socket)).get_key(DSTACK_SEALING_PATH, "sealing").decode_key()
+        raise SealingError(
+            f"{socket} exists but dstack-sdk is not installed: pip install -r enclave_signer/requirements-dstack.txt"
+        ) from error
+    try:
+        key = DstackClient(str(socket)).get_key(DSTACK_SEALING_PATH, "sealing").decode_key()
+    except Exception as error:  # noqa: BLE001 - httpx, pydantic or OS errors: the signer must not start
+        raise SealingError(f"cannot get the sealing key from dstack at {socket}: {error}") from error
     return SealingRoot(secret=key, tee=TEE_DSTACK, source=f"dstack get_key({DSTACK_SEALING_PATH!r})")
 
 

@@ -17,7 +17,7 @@ from eth_account import Account
 from enclave_signer import attestation
 from enclave_signer.books import PHASE_REFUND_ALL, Allocation, Books, BooksRefused, allocation, credits, slot_key
 from enclave_signer.chain import ChainError, ChainReader
-from enclave_signer.config import SignerConfig, load_known_contracts
+from enclave_signer.config import SignerConfig
 from enclave_signer.evidence import Citation, EvidenceRefused, parse_citation, prove_deposits
 from enclave_signer.keys import LOG_KEY_PATH, address_of, derive_private_key, gas_key_path, pool_key_path
 from enclave_signer.log import TransparencyLog, canonical_json
@@ -95,7 +95,6 @@ class EnclaveSigner:
                     "tee": root.tee,
                     "chain_id": config.chain_id,
                     "gas_key": self._key_info(gas_key_path(config.chain_id)),
-                    "code_measurement": attestation.code_measurement(),
                     "sealing_key_id": sealing_key_id(root, salt=self.store.salt),
                 },
             )
@@ -137,16 +136,19 @@ class EnclaveSigner:
     def attestation(self, *, nonce: str) -> dict:
         if not nonce or len(nonce) > 128:
             raise RequestError(400, "bad_nonce", "nonce: 1..128 characters required")
-        return attestation.build_report(
-            nonce=nonce,
-            tee=self.root.tee,
-            chain_id=self.config.chain_id,
-            log_key=self._log_key,
-            log_key_address=self.log.signer,
-            keys=self.addresses(),
-            log_head=self.log.head,
-            dstack_socket=self.config.dstack_socket,
-        )
+        try:
+            return attestation.build_report(
+                nonce=nonce,
+                tee=self.root.tee,
+                chain_id=self.config.chain_id,
+                log_key=self._log_key,
+                log_key_address=self.log.signer,
+                keys=self.addresses(),
+                log_head=self.log.head,
+                dstack_socket=self.config.dstack_socket,
+            )
+        except attestation.QuoteUnavailable as error:
+            raise RequestError(503, "quote_unavailable", str(error)) from error
 
     def log_page(self, *, after: int, limit: int) -> dict:
         entries = self.log.entries(after=after, limit=max(1, min(limit, MAX_LOG_PAGE)))
@@ -169,7 +171,7 @@ class EnclaveSigner:
             raise RequestError(400, "malformed", str(error)) from error
         if chain_id != self.config.chain_id or pool_id == "0":
             raise RequestError(400, "chain_mismatch", f"this signer serves chain {self.config.chain_id}; pool ids > 0")
-        known = load_known_contracts(self.config.contracts_file, chain_id=chain_id)
+        known = self.config.known_contracts()
         if params["raise_asset"] not in known.raise_assets:
             raise RequestError(400, "unknown_asset", f"raise asset {params['raise_asset']} is not allowlisted")
         with self._lock:
@@ -523,7 +525,7 @@ class EnclaveSigner:
 
         return PolicyContext(
             chain_id=config.chain_id,
-            contracts=load_known_contracts(config.contracts_file, chain_id=config.chain_id),
+            contracts=config.known_contracts(),
             pools=self.state["pools"],
             log_head=self.log.head["hash"],
             # Deadlines are checked on chain against block time, so the window is measured on that clock too.

@@ -63,7 +63,9 @@ class SignerProcess(RunningProcess):
     env: dict | None = None
 
 
-def start_signer(*, rpc_url: str, chain_id: int, data_dir: Path, contracts_file: Path | None = None) -> SignerProcess:
+def start_signer(
+    *, rpc_url: str, chain_id: int, data_dir: Path, contracts_file: Path | None = None, extra_env: dict | None = None
+) -> SignerProcess:
     """`python -m enclave_signer serve` on a free port, with a fresh HMAC key and development sealing root."""
     port = free_port()
     hmac = secrets.token_hex(32)
@@ -78,6 +80,7 @@ def start_signer(*, rpc_url: str, chain_id: int, data_dir: Path, contracts_file:
     }
     if contracts_file is not None:
         env["SIGNER_CONTRACTS_FILE"] = str(contracts_file)
+    env.update(extra_env or {})
     url = f"http://127.0.0.1:{port}"
     base = _spawn("signer", [sys.executable, "-m", "enclave_signer", "serve"], env=env, log_dir=data_dir.parent)
     signer = SignerProcess(

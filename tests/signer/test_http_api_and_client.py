@@ -9,7 +9,7 @@ import pytest
 import requests
 from eth_account import Account
 
-from enclave_signer.attestation import verify_report
+from enclave_signer.verify_attestation import Expectations, verify_attestation
 from pools.signer_client import (
     SignerAuthError,
     SignerBadRequest,
@@ -257,7 +257,7 @@ def test_attestation_through_the_api_verifies(api):
     _, client = api
     report = client.attestation(nonce="fresh nonce/with?odd=chars")
     assert report["nonce"] == "fresh nonce/with?odd=chars"
-    assert verify_report(report, nonce="fresh nonce/with?odd=chars").ok
+    assert verify_attestation(report, at=0, expect=Expectations(nonce="fresh nonce/with?odd=chars")).ok
 
 
 def test_wrong_key_or_replayed_request_is_an_auth_error(api):
