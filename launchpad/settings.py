@@ -144,6 +144,12 @@ SIGNER_URL = env("SIGNER_URL", default="http://127.0.0.1:8600")
 # The key this web tier uses to authenticate to the signer: `keyid:hexsecret` (one of the signer's SIGNER_HMAC_KEYS).
 SIGNER_CLIENT_KEY = env("SIGNER_CLIENT_KEY", default="dev:" + "00" * 32)
 SIGNER_TIMEOUT = env.int("SIGNER_TIMEOUT", default=10)
+# The transparency page runs the attestation verifier on the signer's report. It compares the compose-hash with this
+# one (the release's, or `python -m enclave_signer app-compose`'s; docs/deploy-cvm.md) and suggests it in the command.
+SIGNER_EXPECTED_COMPOSE_HASH = env("SIGNER_EXPECTED_COMPOSE_HASH", default="")
+# Where it fetches Intel's collateral to check the quote's signature (e.g. https://pccs.phala.network); unset: the
+# quote is not checked, and the page says so.
+ATTESTATION_PCCS_URL = env("ATTESTATION_PCCS_URL", default="")
 
 # The most one gas top-up from the gas-funding account sends (the signer enforces its own SIGNER_GAS_TOPUP_MAX_WEI).
 GAS_TOPUP_MAX_WEI = env.int("GAS_TOPUP_MAX_WEI", default=10**16)

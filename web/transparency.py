@@ -1,19 +1,25 @@
 """The transparency page's reads: the signer's attestation and its hash-chained log, shown like a block explorer.
 
 The web tier is not trusted, so what it shows is a convenience: the page says how to fetch the same data and check
-it offline with `python -m enclave_signer verify-log`. The per-entry check here re-does that check for one entry.
+it offline with `python -m enclave_signer verify-attestation` and `verify-log`. The page runs the same attestation
+verifier on the report it fetched, and the per-entry check here re-does verify-log's check for one entry.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.core.cache import cache
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
+from enclave_signer import tdx
+from enclave_signer.verify_attestation import SKIP, Check, Expectations, Verdict, verify_attestation
 from pools.signer import signer_client
 
 LOG_PAGE_SIZE = 25
@@ -34,8 +40,74 @@ KIND_LABELS = {
 }
 
 
+# Intel's collateral (TCB info, QE identity, CRLs) stays valid for weeks (its nextUpdate): an hour-old copy is fresh.
+COLLATERAL_CACHE_SECONDS = 3600
+# A PCCS that did not answer is asked again after this long, not on every page view.
+COLLATERAL_FAILURE_CACHE_SECONDS = 60
+COLLATERAL_CACHE_PREFIX = "transparency:collateral:"
+PEM_CERTIFICATE = b"-----BEGIN CERTIFICATE-----"
+QUOTE_HEADER_KIND_BYTES = 8  # version, attestation key type, TEE type (SGX or TDX)
+
+
 def attestation(*, nonce: str) -> dict:
     return signer_client().attestation(nonce=nonce)
+
+
+def verify_report(*, report: dict) -> Verdict:
+    """The offline verifier's verdict on a report, as of now, against SIGNER_EXPECTED_COMPOSE_HASH when set.
+
+    The quote's signature is checked only when ATTESTATION_PCCS_URL gives a place to fetch Intel's collateral from;
+    a fetch that fails is one more line of the verdict, not an error page.
+    """
+    collateral, not_fetched = _collateral(report=report)
+    verdict = verify_attestation(
+        report,
+        collateral=collateral,
+        at=int(time.time()),
+        expect=Expectations(compose_hash=settings.SIGNER_EXPECTED_COMPOSE_HASH or None),
+    )
+    if not_fetched:
+        quote_at = next((i for i, check in enumerate(verdict.checks) if check.name == "quote"), len(verdict.checks))
+        verdict.checks.insert(quote_at, Check(name="collateral", status=SKIP, detail=not_fetched))
+    return verdict
+
+
+def _collateral(*, report: dict):
+    """Intel's collateral for the report's quote, and "" or why there is none although a PCCS is configured."""
+    pccs_url = settings.ATTESTATION_PCCS_URL
+    if not pccs_url or not report.get("quote"):
+        return None, ""
+    try:
+        raw = bytes.fromhex(str(report["quote"]).removeprefix("0x"))
+    except ValueError:
+        return None, ""  # the verifier says the quote is not hex
+    key = COLLATERAL_CACHE_PREFIX + _platform_digest(raw)
+    cached = cache.get(key)
+    if cached is None:
+        try:
+            cached = {"collateral": tdx.fetch_collateral(raw, pccs_url=pccs_url).to_json()}
+            cache.set(key, cached, COLLATERAL_CACHE_SECONDS)
+        except tdx.QuoteError as error:
+            cached = {"error": str(error)}
+            cache.set(key, cached, COLLATERAL_FAILURE_CACHE_SECONDS)
+    if "error" in cached:
+        return None, f"not fetched, so the quote's signature is not checked: {cached['error']}"
+    try:
+        return tdx.load_collateral(cached["collateral"]), ""
+    except tdx.QuoteError as error:
+        cache.delete(key)
+        return None, f"unreadable, so the quote's signature is not checked: {error}"
+
+
+def _platform_digest(raw_quote: bytes) -> str:
+    """sha256 of the quote's version and TEE type and its PCK certificate chain: one collateral serves them all.
+
+    Every report binds a fresh nonce, so the quote itself differs on every page view; the collateral depends only
+    on the kind of quote and the platform (its FMSPC and PCK CA), which the certificate chain at its end names.
+    """
+    start = raw_quote.find(PEM_CERTIFICATE)
+    platform = raw_quote[:QUOTE_HEADER_KIND_BYTES] + raw_quote[start:] if start >= 0 else raw_quote
+    return hashlib.sha256(platform).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -217,12 +217,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_GET
 def transparency_page(request: HttpRequest) -> HttpResponse:
     before = request.GET.get("before", "")
-    context: dict = {"before": before}
+    context: dict = {"before": before, "expected_compose_hash": settings.SIGNER_EXPECTED_COMPOSE_HASH}
     try:
         context["report"] = transparency.attestation(nonce=secrets.token_hex(16))
         context["log"] = transparency.log_page(before=int(before) if before.isdigit() else None)
     except SignerError as exc:
         context["signer_error"] = str(exc)
+    else:
+        context["verdict"] = transparency.verify_report(report=context["report"])
     return render(request, "web/transparency.html", context)
 
 
