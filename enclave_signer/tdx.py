@@ -98,6 +98,7 @@ def load_collateral(text: str):
 def fetch_collateral(raw: bytes, *, pccs_url: str, timeout: float = FETCH_TIMEOUT_SECONDS):
     """Fetch the quote's collateral from a PCCS (or Intel's PCS). Needs the network."""
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     dcap_qvl = _dcap_qvl()
 
@@ -105,7 +106,9 @@ def fetch_collateral(raw: bytes, *, pccs_url: str, timeout: float = FETCH_TIMEOU
         return await asyncio.wait_for(dcap_qvl.get_collateral(pccs_url, raw), timeout)
 
     try:
-        return asyncio.run(fetch())
+        # A loop of its own, in a thread of its own: the caller may already run an event loop (an async view).
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, fetch()).result()
     except TimeoutError as error:
         raise QuoteError(f"cannot fetch collateral from {pccs_url}: no answer in {timeout:.0f} s") from error
     except (ValueError, RuntimeError) as error:

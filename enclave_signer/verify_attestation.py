@@ -232,27 +232,31 @@ def _check_quote(raw: bytes, verdict: Verdict, *, collateral, at: int, expect: E
     return quote
 
 
-def _check_event_log(event_log: object, quote, verdict: Verdict) -> dict:
+def _check_event_log(event_log: object, quote, verdict: Verdict) -> dict | None:
+    """The application's identity from a log that replays to the quote's registers; None if it does not."""
     if event_log is None:
         verdict.add("event log", FAIL, "missing: without it, which application runs is unknown")
-        return {}
+        return None
     try:
         replay = replay_event_log(read_event_log(event_log))
     except QuoteError as error:
         verdict.add("event log", FAIL, str(error))
-        return {}
+        return None
     mismatched = [f"RTMR{index}" for index in range(4) if replay.rtmrs[index] != quote.rtmrs[index]]
     problems = replay.problems + ([f"{', '.join(mismatched)} do(es) not replay to the quote's"] if mismatched else [])
     notes = f" ({'; '.join(replay.notes)})" if replay.notes else ""
     if problems:
         verdict.add("event log", FAIL, "; ".join(problems) + notes)
-    else:
-        verdict.add("event log", PASS, f"{replay.events} events replay to the quote's RTMR0..3{notes}")
+        return None
+    verdict.add("event log", PASS, f"{replay.events} events replay to the quote's RTMR0..3{notes}")
     verdict.facts.update({key.replace("-", "_"): value for key, value in replay.app.items()})
-    return replay.app if not problems else {}
+    return replay.app
 
 
-def _check_application(app: dict, verdict: Verdict, expect: Expectations) -> None:
+def _check_application(app: dict | None, verdict: Verdict, expect: Expectations) -> None:
+    if app is None:
+        verdict.add("compose-hash", FAIL, "not known: an event log that does not replay names nothing")
+        return
     compose_hash = app.get("compose-hash")
     if not compose_hash:
         verdict.add("compose-hash", FAIL, "the event log names no compose-hash: which application runs is unknown")
@@ -335,14 +339,14 @@ def _tdx_story(verdict: Verdict, *, binds_report: bool) -> None:
 
 
 def _vm_config_facts(document: dict, verdict: Verdict) -> None:
+    """The attestation variant the host says it used: not measured, so used only to say more is unproven."""
     try:
         vm_config = document.get("vm_config") or {}
         vm_config = json.loads(vm_config) if isinstance(vm_config, str) else vm_config
-        for key in ("os_image_hash", "tdx_attestation_variant"):
-            if vm_config.get(key):
-                verdict.facts[key] = vm_config[key]
+        if vm_config.get("tdx_attestation_variant"):
+            verdict.facts["tdx_attestation_variant"] = vm_config["tdx_attestation_variant"]
     except (ValueError, AttributeError):
-        pass  # informational only: nothing is checked against vm_config
+        pass  # nothing is checked against vm_config
 
 
 # -- entry points -----------------------------------------------------------------------------------------------

@@ -6,10 +6,12 @@ authors; nothing here fakes a quote. Collateral expires, so every check of a rea
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -383,3 +385,22 @@ def test_fetching_collateral_from_an_unreachable_pccs_says_so(capsys):
     assert main(["verify-attestation", sample, "--fetch-collateral", "http://127.0.0.1:9"]) == 2
     err = capsys.readouterr().err
     assert "cannot fetch collateral from http://127.0.0.1:9" in err and err.count("\n") == 1
+
+
+def test_collateral_can_be_fetched_from_inside_a_running_event_loop():
+    """As from an async view, or after another library left a loop running in this thread."""
+
+    async def fetch_inside_a_loop(url: str):
+        return tdx.fetch_collateral(QUOTE, pccs_url=url)
+
+    def in_a_thread_running_a_loop(url: str):  # a thread of its own: this one may run a loop already
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(fetch_inside_a_loop(url))
+        finally:
+            loop.close()
+
+    with PccsReplay(SAMPLES / "tdx_quote_collateral.json") as url, ThreadPoolExecutor(max_workers=1) as thread:
+        collateral = thread.submit(in_a_thread_running_a_loop, url).result()
+
+    assert tdx.verify_quote(QUOTE, collateral, at=INSIDE_VALIDITY).status == "UpToDate"
