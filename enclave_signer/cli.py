@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from enclave_signer import verify_attestation
-from enclave_signer.app_compose import TEMPLATE, ComposeError, app_compose, compose_hash, render
+from enclave_signer.app_compose import DEFAULT_NAME, TEMPLATE, ComposeError, app_compose, compose_hash, render
 from enclave_signer.auth import RequestAuthenticator
 from enclave_signer.chain import ChainError, ChainReader
 from enclave_signer.config import ConfigError, SignerConfig, load_config
@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     compose.add_argument(
         "--contracts", type=Path, required=True, help="JSON: chain_id, launcher, refunder, raise_assets"
     )
-    compose.add_argument("--name", default="ai-pool-signer", help="the app's name in dstack")
+    compose.add_argument("--name", default=DEFAULT_NAME, help="the app's name in dstack")
     compose.add_argument("--template", type=Path, default=TEMPLATE)
     compose.add_argument("--out", type=Path, default=Path("app-compose.json"))
     verify = commands.add_parser("verify-log", help="check an exported log offline")
