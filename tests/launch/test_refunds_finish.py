@@ -73,9 +73,15 @@ def refunded_by_a_worker(pool: Pool, tmp_path) -> Pool:
 
 
 def refunded_by_worker(pool: Pool, worker: RunningProcess) -> Pool:
-    """Hand the refunds to the worker (as resume_jobs does) and wait until every part is paid."""
+    """Hand the refunds to the worker (as resume_jobs does); wait until every part is paid and, for a refunded
+    raise, the pool has left REFUNDING (the job marks it REFUNDED a moment after the last batch is seen paid)."""
     refund_request(pool_id=pool.pk, requested_by="test")
-    wait_for(lambda: Refund.objects.filter(pool=pool).exists() and unpaid(pool) == 0, worker=worker, what="refunds")
+
+    def settled() -> bool:
+        paid = Refund.objects.filter(pool=pool).exists() and unpaid(pool) == 0
+        return paid and Pool.objects.get(pk=pool.pk).status != Pool.Status.REFUNDING
+
+    wait_for(settled, worker=worker, what="refunds")
     return Pool.objects.get(pk=pool.pk)
 
 
