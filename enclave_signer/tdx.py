@@ -48,7 +48,6 @@ def _dcap_qvl():
 class Quote:
     """The parts of a TDX quote a verifier looks at, as hex (no 0x)."""
 
-    raw: bytes
     is_tdx: bool
     mr_td: str
     rtmrs: tuple[str, str, str, str]
@@ -67,10 +66,9 @@ def parse_quote(raw: bytes) -> Quote:
     except ValueError as error:
         raise QuoteError(f"not a quote dcap-qvl can parse: {error}") from error
     if not parsed.is_tdx():
-        return Quote(raw=raw, is_tdx=False, mr_td="", rtmrs=("",) * 4, report_data="", td_attributes="00")
+        return Quote(is_tdx=False, mr_td="", rtmrs=("",) * 4, report_data="", td_attributes="00")
     report = parsed.report
     return Quote(
-        raw=raw,
         is_tdx=True,
         mr_td=bytes(report.mr_td).hex(),
         rtmrs=tuple(bytes(getattr(report, f"rt_mr{index}")).hex() for index in range(RTMR_COUNT)),

@@ -96,9 +96,8 @@ class Verdict:
     def development(self) -> bool:
         return self.kind == KIND_SIGNER_DEV
 
-    def add(self, name: str, status: str, detail: str) -> bool:
+    def add(self, name: str, status: str, detail: str) -> None:
         self.checks.append(Check(name=name, status=status, detail=detail))
-        return status == PASS
 
     @property
     def headline(self) -> str:
@@ -290,12 +289,13 @@ def _check_measurements(quote, verdict: Verdict, expect: Expectations) -> None:
         verdict.add("OS image", PASS, f"{', '.join(sorted(expect.measurements))} are the expected ones")
 
 
-def _check_binding(quote, expected_hex: str, verdict: Verdict, what: str) -> bool:
+def _check_binding(quote, expected_hex: str, verdict: Verdict, what: str) -> None:
     expected = _hex(expected_hex)
     padded = expected.ljust(REPORT_DATA_BYTES * 2, "0") if len(expected) <= REPORT_DATA_BYTES * 2 else expected
     if quote.report_data == padded:
-        return verdict.add("report data", PASS, f"the quote's report data is {what}")
-    return verdict.add(
+        verdict.add("report data", PASS, f"the quote's report data is {what}")
+        return
+    verdict.add(
         "report data",
         FAIL,
         f"the quote's report data {_short(quote.report_data)} is not {what} {_short(expected)}: "
@@ -403,10 +403,9 @@ def verify_attestation(
     app = _check_event_log(document.get("event_log"), quote, verdict)
     _check_application(app, verdict, expect)
     _check_measurements(quote, verdict, expect)
-    if is_report:
-        _check_binding(quote, str(document.get("report_data", "")), verdict, "this report's report_data")
-    else:
-        _check_binding(quote, str(document.get("report_data", "")), verdict, "the answer's report_data")
+    what = "this report's report_data" if is_report else "the answer's report_data"
+    _check_binding(quote, str(document.get("report_data", "")), verdict, what)
+    if not is_report:
         verdict.not_proven.append("anything about the signer's keys: this is not a signer report")
     _tdx_story(verdict, binds_report=is_report)
     return verdict
@@ -502,5 +501,5 @@ def main(args) -> int:
         print(f"verify-attestation: {error}", file=sys.stderr)
         return 2
     verdict = verify_attestation(document, collateral=collateral, at=at, expect=expect)
-    print(json.dumps(verdict.to_dict(), indent=2) if args.json else verdict.render(), end="" if not args.json else "\n")
+    print(json.dumps(verdict.to_dict(), indent=2) if args.json else verdict.render().rstrip("\n"))
     return 0 if verdict.ok else 1

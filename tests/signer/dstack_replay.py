@@ -12,10 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import socketserver
-import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from tests.loopback import serving
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "tee-samples"
 RECORDED_GET_QUOTE = SAMPLES / "quote-report.json"
@@ -70,19 +73,11 @@ def _handler(agent: ReplayAgent):
     return Handler
 
 
-class ReplayServer:
-    """Serve `agent` on its Unix socket in a thread, for a `with` block."""
-
-    def __init__(self, agent: ReplayAgent) -> None:
-        self.agent = agent
-        self.server = _UnixHTTPServer(str(agent.socket_path), _handler(agent))
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> ReplayAgent:
-        self.thread.start()
-        return self.agent
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.agent.socket_path.unlink(missing_ok=True)
+@contextmanager
+def replay_server(agent: ReplayAgent) -> Iterator[ReplayAgent]:
+    """Serve `agent` on its Unix socket for a `with` block."""
+    with serving(_UnixHTTPServer(str(agent.socket_path), _handler(agent))):
+        try:
+            yield agent
+        finally:
+            agent.socket_path.unlink(missing_ok=True)

@@ -7,10 +7,11 @@ asks for, with the issuer chains in the headers a PCCS sets, so dcap-qvl's real 
 from __future__ import annotations
 
 import json
-import threading
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+from tests.loopback import serving
 
 
 def _routes(collateral: dict) -> dict[str, tuple[bytes, dict[str, str]]]:
@@ -41,14 +42,17 @@ class PccsReplay:
     """`with PccsReplay(path) as url:` serves the collateral at `url` until the block ends; `paths` lists requests."""
 
     def __init__(self, collateral_path: Path) -> None:
-        routes = _routes(json.loads(collateral_path.read_text()))
+        self.routes = _routes(json.loads(collateral_path.read_text()))
         self.paths: list[str] = []
+        self._serving = serving(ThreadingHTTPServer(("127.0.0.1", 0), self._handler()))
+
+    def _handler(self):
         replay = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 - http.server's naming
                 replay.paths.append(self.path)
-                body, headers = routes.get(urllib.parse.urlsplit(self.path).path, (b"not replayed", None))
+                body, headers = replay.routes.get(urllib.parse.urlsplit(self.path).path, (b"not replayed", None))
                 self.send_response(200 if headers is not None else 404)
                 for name, value in (headers or {}).items():
                     self.send_header(name, value)
@@ -59,13 +63,11 @@ class PccsReplay:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        return Handler
 
     def __enter__(self) -> str:
-        self.thread.start()
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        server = self._serving.__enter__()
+        return f"http://127.0.0.1:{server.server_address[1]}"
 
     def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serving.__exit__(*exc)

@@ -18,7 +18,7 @@ from enclave_signer.service import RequestError
 from enclave_signer.verify_attestation import FAIL, KIND_SIGNER_TDX, PASS, Expectations, verify_attestation
 from pools.signer_client import SignerClient
 from tests.processes import start_signer
-from tests.signer.dstack_replay import ReplayAgent, ReplayServer
+from tests.signer.dstack_replay import ReplayAgent, replay_server
 from tests.signer.factories import CHAIN_ID, make_signer, pool_params, signer_env
 
 RECORDED_COMPOSE_HASH = "3763bc34552cf3a27ff71ad5f7a90471562a1a2df552dfc1998cba2d60da27e7"
@@ -31,8 +31,8 @@ def socket_dir():
         yield Path(directory)
 
 
-def replay(socket_dir: Path, seed: bytes = b"app key seed") -> ReplayServer:
-    return ReplayServer(ReplayAgent(socket_path=socket_dir / "dstack.sock", seed=seed))
+def replay(socket_dir: Path, seed: bytes = b"app key seed"):
+    return replay_server(ReplayAgent(socket_path=socket_dir / "dstack.sock", seed=seed))
 
 
 def test_under_dstack_the_sealing_root_is_dstacks_key_and_a_configured_secret_is_ignored(data_dir, socket_dir):
@@ -54,9 +54,10 @@ def test_a_store_sealed_under_one_apps_key_opens_only_with_that_key(data_dir, so
         address = signer.addresses()["pools"]["1"]["address"]
         assert make_signer(data_dir, **env).addresses()["pools"]["1"]["address"] == address
 
-    other = replay(socket_dir, seed=b"another app")  # another app (or compose) derives another key
-    with other, pytest.raises(SealingError, match="sealing root is not the one it was sealed with"):
-        make_signer(data_dir, SIGNER_DSTACK_SOCKET=str(other.agent.socket_path))
+    # another app (or compose) derives another key
+    refused = pytest.raises(SealingError, match="sealing root is not the one it was sealed with")
+    with replay(socket_dir, seed=b"another app") as other, refused:
+        make_signer(data_dir, SIGNER_DSTACK_SOCKET=str(other.socket_path))
 
 
 def test_the_signer_process_under_dstack_reports_with_a_quote_over_its_report_data(anvil_chain, tmp_path, socket_dir):
@@ -101,14 +102,14 @@ class SilentAgent(ReplayAgent):
 def test_no_key_from_dstack_stops_the_signer_with_a_reason(data_dir, socket_dir):
     agent = SilentAgent(socket_path=socket_dir / "dstack.sock", seed=b"seed")
     agent.refuse = ("GetKey",)
-    with ReplayServer(agent), pytest.raises(SealingError, match="cannot get the sealing key from dstack"):
+    with replay_server(agent), pytest.raises(SealingError, match="cannot get the sealing key from dstack"):
         make_signer(data_dir, SIGNER_DSTACK_SOCKET=str(agent.socket_path))
 
 
 def test_no_quote_from_dstack_is_a_503_not_a_report_without_evidence(data_dir, socket_dir):
     agent = SilentAgent(socket_path=socket_dir / "dstack.sock", seed=b"seed")
     agent.refuse = ("GetQuote",)
-    with ReplayServer(agent):
+    with replay_server(agent):
         signer = make_signer(data_dir, SIGNER_DSTACK_SOCKET=str(agent.socket_path))
         with pytest.raises(RequestError) as refused:
             signer.attestation(nonce="n")
