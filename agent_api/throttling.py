@@ -1,45 +1,37 @@
-"""Rate limits per API key (anonymous callers: per client address), counted in the Redis-backed cache.
+"""Rate limits per API key (anonymous callers: per client address), counted atomically in Redis (launchpad/ratelimit).
 
-Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], read at each request so a settings change applies.
+Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], read at each request so a settings change applies. Every
+answer carries the RateLimit-* headers; a 429 also Retry-After.
 """
 
 from __future__ import annotations
 
-import logging
-
 from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from agent_api.models import ApiKey
+from launchpad import ratelimit
 
-logger = logging.getLogger(__name__)
 
-
-class ApiKeyRateThrottle(SimpleRateThrottle):
+class ApiKeyRateThrottle(BaseThrottle):
     """`agent` rate per API key, `anon` rate per client address; a view may set `throttle_scopes` (method → scope)
     for a tighter agent rate, e.g. {"POST": "agent_trigger"} for launch and refund requests."""
 
-    def __init__(self):
-        # The rate depends on the request (agent or anonymous): parsed in allow_request, not here.
-        pass
-
-    def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
-
-    def get_cache_key(self, request, view) -> str | None:
-        if isinstance(request.auth, ApiKey):
-            return self.cache_format % {"scope": self.scope, "ident": f"key{request.auth.pk}"}
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    result: ratelimit.Result | None = None
 
     def allow_request(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey):
-            self.scope = getattr(view, "throttle_scopes", {}).get(request.method, "agent")
+            scope = getattr(view, "throttle_scopes", {}).get(request.method, "agent")
+            key = f"{scope}:key{request.auth.pk}"
         else:
-            self.scope = "anon"
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        try:
-            return super().allow_request(request, view)
-        except Exception:  # noqa: BLE001 - a cache outage must not take the API down with it
-            logger.warning("throttle cache unavailable; letting the request through", exc_info=True)
-            return True
+            scope = "anon"
+            key = f"anon:{ratelimit.client_ip(request)}"
+        self.result = ratelimit.limiter.hit(key, ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES[scope]))
+        ratelimit.remember(request, self.result)
+        return self.result.allowed
+
+    def wait(self) -> float | None:
+        return self.result.retry_after_seconds if self.result and not self.result.allowed else None
+
+    def get_ident(self, request) -> str:
+        return ratelimit.client_ip(request)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "launchpad.middleware.RequestContextMiddleware",  # a request id on every answer and log line; RateLimit headers
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -47,7 +48,7 @@ MIDDLEWARE = [
 
 if not DEBUG:
     # Production serves collectstatic's output itself (runserver does it in development).
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+    MIDDLEWARE.insert(2, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "launchpad.urls"
 WSGI_APPLICATION = "launchpad.wsgi.application"
@@ -164,6 +165,12 @@ JOB_STUCK_AFTER_SECONDS = env.int("JOB_STUCK_AFTER_SECONDS", default=900)
 # Webhooks may go to private or loopback addresses (development); never in production, where that is an SSRF hole.
 WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBUG)
 
+# --- Clients, proxies, rate limits ----------------------------------------------------------------------------
+# How many reverse proxies stand in front of the web tier, each appending to X-Forwarded-For. 0 (the default): the
+# client is REMOTE_ADDR and X-Forwarded-For is ignored, since anyone can send one. Set it to exactly the number of
+# proxies you run: one more lets a client choose its own address, and with it its own rate limit.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
 # --- REST API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -175,12 +182,16 @@ REST_FRAMEWORK = {
     # Deny by default: a view is public only when it says AllowAny. Agents authenticate with API keys.
     "DEFAULT_AUTHENTICATION_CLASSES": ["agent_api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["agent_api.permissions.IsAgent"],
-    # Per API key (anonymous callers: per client address), counted in the Redis cache. agent_trigger: launch,
-    # dry run and refund requests.
+    # Per API key (anonymous callers: per client address), counted atomically in Redis (launchpad/ratelimit.py).
+    # agent_trigger: launch, dry run and refund requests.
     "DEFAULT_THROTTLE_CLASSES": ["agent_api.throttling.ApiKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/minute", "agent": "600/minute", "agent_trigger": "30/minute"},
-    # Behind a reverse proxy, the number of proxies, so that throttling sees the client's address (X-Forwarded-For).
-    "NUM_PROXIES": None,
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("API_RATE_ANON", default="120/minute"),
+        "agent": env("API_RATE_AGENT", default="600/minute"),
+        "agent_trigger": env("API_RATE_AGENT_TRIGGER", default="30/minute"),
+    },
+    # DRF's own idea of the client (unused by our throttle, which asks launchpad.ratelimit.client_ip): the same.
+    "NUM_PROXIES": TRUSTED_PROXIES,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",
@@ -221,7 +232,8 @@ HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "launchpad.middleware.RequestIdLogFilter"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

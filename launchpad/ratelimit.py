@@ -1,0 +1,168 @@
+"""Rate limits that hold under concurrency: one atomic Redis round trip per request, keyed on the real client.
+
+The limiter is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp): a rate of N per window
+allows a burst of N, then one request every window/N. The check and the update run in one Lua script on the Redis
+server's clock, so twenty web processes counting the same client cannot each read "one left" and all go through,
+and their clocks do not matter.
+
+    result = limiter.hit("agent:key12", Rate.parse("600/minute"))
+    if not result.allowed: ...answer 429 with Retry-After: result.retry_after_seconds
+
+Every answer carries the IETF draft's RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy
+headers (`rate_limit_headers`); the request's middleware adds them from `request.rate_limit`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.http import HttpRequest
+
+logger = logging.getLogger(__name__)
+
+_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400}
+
+# KEYS[1] the bucket; ARGV[1] its limit, ARGV[2] its window in microseconds. Returns {allowed, remaining,
+# retry_after_us, reset_us}. The stored value is the bucket's "theoretical arrival time" in microseconds of the
+# server's clock; the key expires once the bucket is full again, so idle clients cost nothing.
+_GCRA = """
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local interval = window / limit
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local allow_at = new_tat - window
+if allow_at > now then
+  return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
+end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return {1, math.floor((now - allow_at) / interval), 0, math.ceil(new_tat - now)}
+"""
+
+
+@dataclass(frozen=True)
+class Rate:
+    limit: int
+    window_seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """'600/minute', '30/min', '5/10s' (five per ten seconds)."""
+        count, _, period = text.partition("/")
+        digits = "".join(ch for ch in period if ch.isdigit())
+        unit = period[len(digits) :].strip().lower()
+        if unit not in _UNITS or not count.strip().isdigit() or int(count) < 1:
+            raise ValueError(f"not a rate: {text!r} (expected e.g. '600/minute' or '5/10s')")
+        return cls(int(count), int(digits or 1) * _UNITS[unit])
+
+    @property
+    def policy(self) -> str:
+        return f"{self.limit};w={self.window_seconds}"
+
+
+@dataclass(frozen=True)
+class Result:
+    allowed: bool
+    rate: Rate
+    remaining: int
+    retry_after: float  # seconds until the next request would be allowed; 0 when allowed
+    reset: float  # seconds until the bucket is full again
+
+    @property
+    def retry_after_seconds(self) -> int:
+        return max(1, math.ceil(self.retry_after))
+
+    def headers(self) -> dict[str, str]:
+        headers = {
+            "RateLimit-Limit": str(self.rate.limit),
+            "RateLimit-Remaining": str(max(0, self.remaining)),
+            "RateLimit-Reset": str(math.ceil(self.reset)),
+            "RateLimit-Policy": self.rate.policy,
+        }
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after_seconds)
+        return headers
+
+
+class Limiter:
+    """Counts in the Redis at settings.REDIS_URL. A Redis outage lets requests through (logged): the rate limit
+    protects capacity, it is not what keeps money safe, and an outage must not take the API down with it."""
+
+    def __init__(self, url: str | None = None):
+        self._url = url
+        self._client: redis.Redis | None = None
+        self._script = None
+        self._lock = threading.Lock()
+
+    def _gcra(self):
+        if self._script is None:
+            with self._lock:
+                if self._script is None:
+                    url = self._url or settings.REDIS_URL
+                    self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+                    self._script = self._client.register_script(_GCRA)
+        return self._script
+
+    def hit(self, key: str, rate: Rate) -> Result:
+        try:
+            allowed, remaining, retry_us, reset_us = self._gcra()(
+                keys=[f"launchpad:rl:{key}"], args=[rate.limit, rate.window_seconds * 1_000_000]
+            )
+        except redis.RedisError:
+            logger.warning("rate limiter unavailable (Redis); letting the request through", exc_info=True)
+            return Result(True, rate, rate.limit, 0, 0)
+        return Result(bool(allowed), rate, int(remaining), int(retry_us) / 1e6, int(reset_us) / 1e6)
+
+    def reset(self, key: str) -> None:
+        """Forget a bucket (tests, and an operator unblocking a client)."""
+        self._gcra()
+        self._client.delete(f"launchpad:rl:{key}")
+
+
+limiter = Limiter()
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address: REMOTE_ADDR, or behind `TRUSTED_PROXIES` reverse proxies the address the outermost one
+    saw (the entry that many places from the right of X-Forwarded-For). A client can prepend anything it likes to
+    X-Forwarded-For, so entries further left are never trusted. IPv6 clients count per /64, the block one subscriber
+    gets: otherwise each of a client's 2**64 addresses would have a limit of its own."""
+    address = request.META.get("REMOTE_ADDR", "")
+    proxies = settings.TRUSTED_PROXIES
+    if proxies:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= proxies:
+            address = forwarded[-proxies]
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def hit_client(request: HttpRequest, scope: str, rate: str | Rate) -> Result:
+    """Count one request of `scope` for this client (by address) and remember it for the response's headers."""
+    result = limiter.hit(f"{scope}:{client_ip(request)}", rate if isinstance(rate, Rate) else Rate.parse(rate))
+    remember(request, result)
+    return result
+
+
+def remember(request: HttpRequest, result: Result) -> None:
+    """Keep the tightest result for the response's RateLimit headers (the middleware writes them)."""
+    request = getattr(request, "_request", request)  # a DRF Request wraps Django's
+    current = getattr(request, "rate_limit", None)
+    if current is None or result.remaining < current.remaining or not result.allowed:
+        request.rate_limit = result
