@@ -171,6 +171,24 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 # proxies you run: one more lets a client choose its own address, and with it its own rate limit.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 
+# --- HTTPS ----------------------------------------------------------------------------------------------------
+# With DEBUG off the site is served over HTTPS only, so `manage.py check --deploy` passes with no warning: plain HTTP
+# is redirected (except /healthz, for health probes inside the host or cluster), browsers are told to stick to HTTPS
+# (HSTS), and cookies are never sent in clear. Behind a TLS-terminating proxy, TRUSTED_PROXIES > 0 makes Django
+# believe the proxy's X-Forwarded-Proto (DJANGO_SECURE_PROXY_SSL_HEADER, which names the header). HSTS with
+# preload and subdomains is a commitment for the whole domain: turn those two off if other hosts under it are HTTP.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+_proxy_ssl_header = env("DJANGO_SECURE_PROXY_SSL_HEADER", default="X-Forwarded-Proto" if TRUSTED_PROXIES else "")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+
 # --- REST API ------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
