@@ -17,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import re
 import threading
 from dataclasses import dataclass
 
@@ -26,7 +27,19 @@ from django.http import HttpRequest
 
 logger = logging.getLogger(__name__)
 
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400}
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
+_RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<every>\d*)\s*(?P<unit>[A-Za-z]+)\s*$")
 
 # KEYS[1] the bucket; ARGV[1] its limit, ARGV[2] its window in microseconds. Returns {allowed, remaining,
 # retry_after_us, reset_us}. The stored value is the bucket's "theoretical arrival time" in microseconds of the
@@ -57,12 +70,10 @@ class Rate:
     @classmethod
     def parse(cls, text: str) -> Rate:
         """'600/minute', '30/min', '5/10s' (five per ten seconds)."""
-        count, _, period = text.partition("/")
-        digits = "".join(ch for ch in period if ch.isdigit())
-        unit = period[len(digits) :].strip().lower()
-        if unit not in _UNITS or not count.strip().isdigit() or int(count) < 1:
+        match = _RATE.match(text)
+        if not match or int(match["count"]) < 1 or match["unit"].lower() not in _UNITS:
             raise ValueError(f"not a rate: {text!r} (expected e.g. '600/minute' or '5/10s')")
-        return cls(int(count), int(digits or 1) * _UNITS[unit])
+        return cls(int(match["count"]), int(match["every"] or 1) * _UNITS[match["unit"].lower()])
 
     @property
     def policy(self) -> str:

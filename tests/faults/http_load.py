@@ -126,8 +126,11 @@ class Gunicorn:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-def start_gunicorn(*, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS) -> Gunicorn:
-    """The app under gunicorn on a free loopback port, with the load settings; ready when the trivial view answers."""
+def start_gunicorn(
+    *, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS, settings_module: str = LOAD_SETTINGS_MODULE
+) -> Gunicorn:
+    """The app under gunicorn on a free loopback port, with the load settings (or others that keep their trivial
+    view); ready when the trivial view answers."""
     port = free_port()
     args = [
         sys.executable, "-m", "gunicorn", "launchpad.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -136,7 +139,7 @@ def start_gunicorn(*, env: dict[str, str], log_path: Path, workers: int = GUNICO
     full_env = {
         **os.environ,
         **env,
-        "DJANGO_SETTINGS_MODULE": LOAD_SETTINGS_MODULE,
+        "DJANGO_SETTINGS_MODULE": settings_module,
         "CHAIN_CHECK_ON_START": "false",
         "PYTHONPATH": str(PROJECT_ROOT),
     }
