@@ -1,4 +1,4 @@
-"""Rate limits per API key (anonymous callers: per client address), counted atomically in Redis (launchpad/ratelimit).
+"""Rate limits per API key (anonymous callers: per client address), counted atomically in Redis (pools/ratelimit).
 
 Rates come from REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], read at each request so a settings change applies. Every
 answer carries the RateLimit-* headers; a 429 also Retry-After.
@@ -10,7 +10,7 @@ from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
 from agent_api.models import ApiKey
-from launchpad import ratelimit
+from pools import ratelimit
 
 
 class ApiKeyRateThrottle(BaseThrottle):

@@ -18,7 +18,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from launchpad import ratelimit
+from pools import ratelimit
 from pools.models import Allocation, Pool
 from tests.api.conftest import assert_error, make_agent_with_key
 from tests.factories import PoolFactory
