@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass
+from itertools import pairwise
 from typing import Any
 
 from eth_abi import decode, encode
@@ -190,20 +191,34 @@ def encode_approve(*, spender: str, amount: int) -> bytes:
 
 
 def encode_refund_eth(*, recipients: Sequence[str], amounts: Sequence[int]) -> bytes:
-    """Calldata of `Refunder.refundETH(recipients, amounts)`; send it with value = sum(amounts)."""
-    _check_batch(recipients, amounts)
-    return selector(REFUND_ETH_SIGNATURE) + encode(
-        ["address[]", "uint256[]"], [[to_checksum_address(r) for r in recipients], list(amounts)]
-    )
+    """Calldata of `Refunder.refundETH(recipients, amounts)`, recipients in ascending order (see `ascending_batch`);
+    send it with value = sum(amounts)."""
+    ordered, ordered_amounts = ascending_batch(recipients=recipients, amounts=amounts)
+    return selector(REFUND_ETH_SIGNATURE) + encode(["address[]", "uint256[]"], [ordered, ordered_amounts])
 
 
 def encode_refund_erc20(*, token: str, recipients: Sequence[str], amounts: Sequence[int]) -> bytes:
-    """Calldata of `Refunder.refundERC20(token, recipients, amounts)`; approve the Refunder for the sum first."""
-    _check_batch(recipients, amounts)
+    """Calldata of `Refunder.refundERC20(token, recipients, amounts)`, recipients in ascending order (see
+    `ascending_batch`); approve the Refunder for the sum first."""
+    ordered, ordered_amounts = ascending_batch(recipients=recipients, amounts=amounts)
     return selector(REFUND_ERC20_SIGNATURE) + encode(
-        ["address", "address[]", "uint256[]"],
-        [to_checksum_address(token), [to_checksum_address(r) for r in recipients], list(amounts)],
+        ["address", "address[]", "uint256[]"], [to_checksum_address(token), ordered, ordered_amounts]
     )
+
+
+def ascending_batch(*, recipients: Sequence[str], amounts: Sequence[int]) -> tuple[list[str], list[int]]:
+    """A refund batch in the order the Refunder requires: recipients strictly ascending by address value, each amount
+    kept with its recipient. The Refunder proves that a batch names nobody twice by that order, so a recipient given
+    twice is refused here (ValueError) rather than reverted on chain."""
+    _check_batch(recipients, amounts)
+    pairs = sorted(
+        ((to_checksum_address(r), amount) for r, amount in zip(recipients, amounts, strict=True)),
+        key=lambda pair: int(pair[0], 16),
+    )
+    for (before, _), (after, _) in pairwise(pairs):
+        if before == after:
+            raise ValueError(f"{after} is named twice in one refund batch")
+    return [r for r, _ in pairs], [amount for _, amount in pairs]
 
 
 def encode_withdraw(*, token: str) -> bytes:

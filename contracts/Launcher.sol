@@ -90,6 +90,10 @@ contract Launcher is IAgentTokenSource, ReentrancyGuardTransient {
     error DeadlinePassed(uint256 deadline, uint256 timestamp);
     /// @notice The price feed's last update is older than `maxOracleAge`.
     error OracleStale(uint256 updatedAt, uint256 maxOracleAge);
+    /// @notice The price feed's last update is stamped after this block: a broken or manipulated feed, not a price.
+    error OracleUpdateInFuture(uint256 updatedAt, uint256 timestamp);
+    /// @notice The price feed's answer was carried over from an earlier round (`answeredInRound < roundId`).
+    error OracleRoundStale(uint80 roundId, uint80 answeredInRound);
     /// @notice The price feed's answer is further from the expected answer than the tolerance allows.
     error OraclePriceMoved(int256 answer, int256 expectedAnswer, uint16 toleranceBps);
     /// @notice The price feed answered zero or a negative price.
@@ -197,11 +201,17 @@ contract Launcher is IAgentTokenSource, ReentrancyGuardTransient {
         if (p.expectedAnswer <= 0) revert InvalidParameter("expectedAnswer");
     }
 
-    /// @dev Reads the feed and returns its answer, or reverts when it is invalid, stale or has moved too far.
+    /// @dev Reads the feed and returns its answer, or reverts when it is invalid, stamped in the future, carried over
+    /// from an earlier round, stale or has moved too far.
     function _checkOracle(LaunchParams calldata p) private view returns (int256 answer) {
+        uint80 roundId;
         uint256 updatedAt;
-        (, answer,, updatedAt,) = AggregatorV3Interface(p.priceFeed).latestRoundData();
+        uint80 answeredInRound;
+        (roundId, answer,, updatedAt, answeredInRound) = AggregatorV3Interface(p.priceFeed).latestRoundData();
         if (answer <= 0) revert OracleAnswerInvalid(answer);
+        // A future stamp would also pass the age check below for as long as it stays ahead of the clock.
+        if (updatedAt > block.timestamp) revert OracleUpdateInFuture(updatedAt, block.timestamp);
+        if (answeredInRound < roundId) revert OracleRoundStale(roundId, answeredInRound);
         if (updatedAt + p.maxOracleAge < block.timestamp) revert OracleStale(updatedAt, p.maxOracleAge);
         uint256 difference = answer > p.expectedAnswer
             ? uint256(answer - p.expectedAnswer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
@@ -316,10 +317,14 @@ def _refund(tx: dict, *, pool: dict, address: str, evidence: object, intent: dic
         if args["token"] != params["raise_asset"] or native or tx["value"] != 0:
             raise Refusal("bad_asset", "refundERC20: token must be the pool's ERC-20 raise asset, value 0")
     recipients, amounts = args["recipients"], args["amounts"]
-    if not recipients or len(recipients) != len(amounts) or len(set(recipients)) != len(recipients):
-        raise Refusal("bad_arguments", "recipients and amounts must be non-empty, equally long, recipients unique")
+    if not recipients or len(recipients) != len(amounts):
+        raise Refusal("bad_arguments", "recipients and amounts must be non-empty and equally long")
     if ZERO_ADDRESS in recipients:
         raise Refusal("bad_arguments", "a refund to address(0) would revert the whole batch")
+    # The Refunder reverts a batch whose recipients are not strictly ascending (its proof that nobody is named twice).
+    values = [int(recipient, 16) for recipient in recipients]
+    if any(before >= after for before, after in pairwise(values)):
+        raise Refusal("bad_arguments", "recipients must be unique and in ascending order, or the Refunder reverts")
     if min(amounts) <= 0 or sum(amounts) > int(params["max_value_wei"]):
         raise Refusal("bad_amount", "every amount must be positive and their sum within the pool's value cap")
     _check_gas(tx, refund_gas_range(len(recipients), native=native), f"a refund to {len(recipients)} recipients")

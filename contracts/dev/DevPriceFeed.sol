@@ -15,6 +15,7 @@ contract DevPriceFeed {
     uint256 public constant version = 1;
 
     uint80 private _roundId;
+    uint80 private _answeredInRound; // packed with _roundId: one storage read for both
     int256 private _answer;
     uint256 private _updatedAt;
 
@@ -37,17 +38,29 @@ contract DevPriceFeed {
         _setAnswer(answer, updatedAt);
     }
 
+    /// @notice Set the whole latest round as a faulty feed could report it (an answer carried over from an earlier
+    /// round, a time in the future), to test the Launcher's checks.
+    function setRoundData(uint80 roundId, int256 answer, uint256 updatedAt, uint80 answeredInRound) external {
+        if (msg.sender != deployer) revert NotDeployer();
+        _roundId = roundId;
+        _answer = answer;
+        _updatedAt = updatedAt;
+        _answeredInRound = answeredInRound;
+        emit AnswerUpdated(answer, roundId, updatedAt);
+    }
+
     /// @notice The latest round, in the AggregatorV3Interface shape.
     function latestRoundData()
         external
         view
         returns (uint80 roundId, int256 answer, uint256 startedAt, uint256 updatedAt, uint80 answeredInRound)
     {
-        return (_roundId, _answer, _updatedAt, _updatedAt, _roundId);
+        return (_roundId, _answer, _updatedAt, _updatedAt, _answeredInRound);
     }
 
     function _setAnswer(int256 answer, uint256 updatedAt) private {
         _roundId += 1;
+        _answeredInRound = _roundId;
         _answer = answer;
         _updatedAt = updatedAt;
         emit AnswerUpdated(answer, _roundId, updatedAt);

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from web3.exceptions import ContractLogicError
 
-from chain.contracts import encode_launch, predict_token_address
+from chain.contracts import decode_launched, encode_launch, predict_token_address
 from chain.devnet import DEV_ETH_USD_ANSWER
 from tests.contracts.support import (
     ETHER,
@@ -49,8 +49,10 @@ def test_a_pre_created_pair_with_a_weth_donation_neither_blocks_the_launch_nor_s
     check_token_distribution(env, params, event)
 
 
-def test_a_donation_cannot_be_synced_into_the_reserves_before_the_token_exists(env: ChainEnv):
-    """`sync`, `mint` and `swap` need the token's balanceOf: a call to an address without code reverts in the pair."""
+def test_a_donation_can_be_neither_synced_nor_skimmed_back_before_the_token_exists(env: ChainEnv):
+    """`sync`, `mint` and `skim` all read the token's balanceOf, and the pair's high-level call to an address without
+    code reverts (`swap` stops earlier, at the empty reserves): the donation stays in the pair, unpriced and out of
+    the donor's reach, until the launch skims it to the treasury."""
     attacker = env.w3.eth.accounts[3]
     params = eth_launch_params(env)
     pair_address = pre_create_pair(env, attacker=attacker, pool_id=params.pool_id, asset=env.deployment.weth)
@@ -58,11 +60,13 @@ def test_a_donation_cannot_be_synced_into_the_reserves_before_the_token_exists(e
     env.transact(env.weth.functions.deposit(), sender=attacker, value=2 * ETHER)
     env.transact(env.weth.functions.transfer(pair_address, 2 * ETHER), sender=attacker)
 
-    for attempt in (pair.functions.sync(), pair.functions.mint(attacker)):
+    calls = pair.functions
+    for attempt in (calls.sync(), calls.mint(attacker), calls.skim(attacker), calls.swap(0, ETHER, attacker, b"")):
         with pytest.raises(ContractLogicError):
             env.transact(attempt, sender=attacker)
     assert pair.functions.getReserves().call()[:2] == [0, 0]
     assert pair.functions.totalSupply().call() == 0
+    assert env.weth.functions.balanceOf(pair_address).call() == 2 * ETHER
 
     _, event = launch(env, params)
     assert pair_reserves(env, event.pair, event.token) == (event.tokens_to_liquidity, event.asset_to_liquidity)
@@ -106,6 +110,37 @@ def test_a_stale_feed_reverts_with_its_own_error_and_the_launch_works_once_it_is
         attempt_launch(env, params)
 
     env.transact(feed.setAnswer(DEV_ETH_USD_ANSWER), sender=env.deployer)
+    _, event = launch(env, params)
+    assert event.oracle_answer == DEV_ETH_USD_ANSWER
+
+
+def test_a_feed_update_stamped_after_the_block_reverts_and_is_accepted_once_the_chain_reaches_it(env: ChainEnv):
+    """A future `updatedAt` would pass the age check for as long as it stays ahead: refused by its own error."""
+    params = eth_launch_params(env, max_oracle_age=3_600)
+    stamped = env.now() + 600
+    env.transact(env.eth_usd_feed.functions.setAnswerAt(DEV_ETH_USD_ANSWER, stamped), sender=env.deployer)
+
+    with reverts_with("OracleUpdateInFuture(uint256,uint256)"):
+        attempt_launch(env, params)
+
+    # The launch's block stamped exactly at the update (sent with fixed gas: an estimate would run at another time).
+    env.anvil.rpc("evm_setNextBlockTimestamp", [stamped])
+    receipt = env.send(
+        sender=env.pool, to=env.deployment.launcher, data=encode_launch(params), value=params.value, gas=8_000_000
+    )
+    assert env.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == stamped
+    assert decode_launched(receipt, launcher=env.deployment.launcher).oracle_answer == DEV_ETH_USD_ANSWER
+
+
+def test_an_answer_carried_over_from_an_earlier_round_reverts_with_its_own_error(env: ChainEnv):
+    params = eth_launch_params(env)
+    feed = env.eth_usd_feed.functions
+    env.transact(feed.setRoundData(7, DEV_ETH_USD_ANSWER, env.now(), 6), sender=env.deployer)
+
+    with reverts_with("OracleRoundStale(uint80,uint80)"):
+        attempt_launch(env, params)
+
+    env.transact(feed.setRoundData(8, DEV_ETH_USD_ANSWER, env.now(), 8), sender=env.deployer)
     _, event = launch(env, params)
     assert event.oracle_answer == DEV_ETH_USD_ANSWER
 

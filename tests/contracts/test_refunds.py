@@ -1,20 +1,29 @@
-"""Batch refunds through the Refunder: exact totals, one event per recipient, recipients that cannot be paid."""
+"""Batch refunds through the Refunder: exact totals, one event per recipient, recipients that cannot be paid, each
+recipient named once (in ascending order)."""
 
 from __future__ import annotations
 
+import pytest
+from eth_abi import encode
+from eth_utils import to_checksum_address
+from web3.exceptions import ContractCustomError, ContractLogicError
+
 from chain.contracts import (
     NATIVE_ASSET,
+    ascending_batch,
     decode_refunded,
     encode_approve,
     encode_refund_erc20,
     encode_refund_eth,
     encode_withdraw,
+    selector,
 )
 from tests.contracts.support import ETHER, USDC, ChainEnv, fresh_address, reverts_with
 
 
 def recipients_and_amounts(count: int, *, unit: int, seed: str) -> tuple[list[str], list[int]]:
-    recipients = [fresh_address(f"{seed}-{i}") for i in range(count)]
+    """`count` fresh recipients in ascending order (as the Refunder takes them) with varied amounts."""
+    recipients = sorted((fresh_address(f"{seed}-{i}") for i in range(count)), key=lambda address: int(address, 16))
     amounts = [unit * (i % 9 + 1) + i for i in range(count)]
     return recipients, amounts
 
@@ -68,13 +77,14 @@ def test_recipients_that_reject_ether_or_burn_gas_do_not_block_the_others_and_wi
     receipt = env.send(
         sender=env.pool,
         to=env.deployment.refunder,
-        data=encode_refund_eth(recipients=recipients, amounts=amounts),
+        data=encode_refund_eth(recipients=recipients, amounts=amounts),  # sorts them
         value=sum(amounts),
     )
 
     assert (env.eth_balance(alice), env.eth_balance(bob)) == (1 * ETHER, 4 * ETHER)
     events = decode_refunded(receipt, refunder=env.deployment.refunder)
-    assert [e.paid for e in events] == [True, False, False, True]
+    paid = {e.recipient: e.paid for e in events}
+    assert paid == {alice: True, rejecting.address: False, burner.address: False, bob: True}
     owed = env.refunder.functions.owed
     assert owed(NATIVE_ASSET, rejecting.address).call() == 2 * ETHER
     assert owed(NATIVE_ASSET, burner.address).call() == 3 * ETHER
@@ -117,3 +127,47 @@ def test_totals_and_lengths_must_match_exactly(env: ChainEnv):
         )
     with reverts_with("ERC20InsufficientAllowance(address,uint256,uint256)"):
         refunder.refundERC20(env.deployment.usdc, recipients, amounts).transact({"from": env.pool})
+
+
+def test_the_encoders_sort_a_batch_and_refuse_a_recipient_named_twice():
+    low, high = to_checksum_address("0x" + "0a" * 20), to_checksum_address("0x" + "B0" * 20)
+    assert ascending_batch(recipients=[high, low.lower()], amounts=[2, 1]) == ([low, high], [1, 2])
+    with pytest.raises(ValueError, match="named twice"):
+        encode_refund_eth(recipients=[high, low, high.lower()], amounts=[1, 2, 3])
+
+
+@pytest.mark.parametrize("erc20", [False, True])
+def test_a_batch_naming_a_recipient_twice_reverts_and_pays_nobody(env: ChainEnv, erc20: bool):
+    (first, second), _ = recipients_and_amounts(2, unit=ETHER, seed=f"twice-{erc20}")
+    recipients, amounts = [first, second, second], [1 * ETHER, 2 * ETHER, 3 * ETHER]
+    refunder = env.refunder.functions
+    if erc20:
+        env.transact(env.usdc.functions.mint(env.pool, sum(amounts)), sender=env.deployer)
+        env.transact(env.usdc.functions.approve(env.deployment.refunder, sum(amounts)), sender=env.pool)
+        call, value = refunder.refundERC20(env.deployment.usdc, recipients, amounts), 0
+    else:
+        call, value = refunder.refundETH(recipients, amounts), sum(amounts)
+
+    with reverts_with("RecipientsNotAscending(uint256)"):
+        call.call({"from": env.pool, "value": value})
+    # Mined anyway (fixed gas, no estimate): the transaction fails and nothing moves.
+    tx_hash = call.transact({"from": env.pool, "value": value, "gas": 1_000_000})
+    receipt = env.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+    assert receipt["status"] == 0
+    assert decode_refunded(receipt, refunder=env.deployment.refunder) == []
+    if erc20:
+        assert [env.usdc.functions.balanceOf(r).call() for r in (first, second)] == [0, 0]
+        assert env.usdc.functions.balanceOf(env.pool).call() == sum(amounts)
+        assert env.usdc.functions.balanceOf(env.deployment.refunder).call() == 0
+    else:
+        assert [env.eth_balance(r) for r in (first, second)] == [0, 0]
+        assert env.eth_balance(env.deployment.refunder) == 0
+
+
+def test_a_batch_out_of_order_reverts_with_the_index_of_the_first_misplaced_recipient(env: ChainEnv):
+    recipients, amounts = recipients_and_amounts(3, unit=ETHER, seed="order")
+    shuffled = [recipients[0], recipients[2], recipients[1]]
+    with pytest.raises((ContractCustomError, ContractLogicError)) as caught:
+        env.refunder.functions.refundETH(shuffled, amounts).call({"from": env.pool, "value": sum(amounts)})
+    expected = selector("RecipientsNotAscending(uint256)") + encode(["uint256"], [2])
+    assert caught.value.data == "0x" + expected.hex()

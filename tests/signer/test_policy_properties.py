@@ -456,6 +456,20 @@ def test_a_refund_to_address_zero_is_refused_whatever_the_books_say(erc20):
 
 
 @settings(max_examples=200)
+@given(recipients=st.lists(addresses, min_size=2, max_size=5), erc20=st.booleans())
+def test_a_refund_whose_recipients_are_not_strictly_ascending_is_refused_before_the_books(recipients, erc20):
+    """Duplicates or any other order would revert on chain (the Refunder's rule); the books are not even asked."""
+    values = [int(address, 16) for address in recipients]
+    assume(ZERO_ADDRESS not in recipients and values != sorted(set(values)))
+    pool_id, _ = refund_pool(erc20)
+    evidence = {r: [citation(n, erc20=erc20)] for n, r in enumerate(recipients)}
+
+    outcome = decide(pool_id, refund_wire(recipients, [10**6] * len(recipients), erc20=erc20), evidence=evidence)
+
+    assert refused(outcome, "bad_arguments"), outcome
+
+
+@settings(max_examples=200)
 @given(
     recipients=st.lists(addresses, min_size=1, max_size=4, unique=True),
     amounts=st.lists(st.integers(min_value=1, max_value=10**11), min_size=4, max_size=4),
@@ -464,6 +478,7 @@ def test_a_refund_to_address_zero_is_refused_whatever_the_books_say(erc20):
 )
 def test_refunds_of_deposits_the_books_do_not_owe_the_recipient_are_refused(recipients, amounts, erc20, evidence_kind):
     """Everything else about the batch is valid; only the deposits cited are wrong (or missing)."""
+    recipients = sorted(recipients, key=lambda address: int(address, 16))  # the Refunder's order
     amounts = amounts[: len(recipients)]
     pool_id, pool_address = refund_pool(erc20)
     other_pool = USDC_POOL_ADDRESS if pool_address == POOL_ADDRESS else POOL_ADDRESS

@@ -14,6 +14,7 @@ from eth_utils import to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chain.contracts import ascending_batch
 from enclave_signer.params import normalize_pool_params
 from enclave_signer.policy import Refusal
 from pools.services.refund_batches import BatchLimits, Owed, batch_gas, next_batch, split
@@ -94,9 +95,11 @@ def test_every_planned_batch_passes_the_signer_and_each_recipient_is_paid_exactl
         batch = next_batch(remaining, limits)
         assert batch and fits(batch, limits), (batch, limits)
         assert batch[0] == remaining[0]  # the oldest part always goes first: nothing waits behind it for ever
-        wire = refund_wire(
-            [item.recipient for item in batch], [item.amount for item in batch], erc20=erc20, nonce=nonce
+        # In the order the refund job's encoder (chain.contracts) puts it: recipients ascending, as the Refunder wants.
+        recipients_sent, amounts_sent = ascending_batch(
+            recipients=[item.recipient for item in batch], amounts=[item.amount for item in batch]
         )
+        wire = refund_wire(recipients_sent, amounts_sent, erc20=erc20, nonce=nonce)
         wire["maxFeePerGas"], wire["maxPriorityFeePerGas"] = str(max_fee_per_gas), str(min(GWEI, max_fee_per_gas))
         evidence = {item.recipient: [citation(item.key[0], erc20=erc20)] for item in batch}
         approval = decide(pool_id, wire, evidence=evidence, ctx=ctx)
