@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -26,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agent_api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from pools import outbound
 from pools.errors import ApplicationError
 from pools.models import Agent, Pool, PoolEvent
 
@@ -60,35 +58,13 @@ def _private_urls_allowed() -> bool:
     return getattr(settings, "WEBHOOK_ALLOW_PRIVATE_URLS", settings.DEBUG)
 
 
-def _is_public_ip(value: str) -> bool:
-    address = ipaddress.ip_address(value)
-    return address.is_global and not address.is_multicast
+def webhook_url_problem(url: str) -> str:
+    """Why webhooks may not be sent to `url`, or "" (public http(s) hosts only, unless private URLs are allowed).
 
-
-def webhook_url_problem(url: str, *, resolve: bool) -> str:
-    """Why webhooks may not be sent to `url`, or "" (public http(s) hosts only, unless private URLs are allowed)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return "Use an http(s) URL."
-    if _private_urls_allowed():
-        return ""
-    if parts.scheme != "https":
-        return "Use an https URL."
-    host = parts.hostname
-    if host == "localhost" or host.endswith((".localhost", ".internal", ".local")):
-        return "Internal hosts are not allowed."
-    try:
-        addresses = [str(ipaddress.ip_address(host))]
-    except ValueError:
-        if not resolve:
-            return ""
-        try:
-            addresses = [info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)]
-        except OSError:
-            return f"{host} does not resolve."
-    if not all(_is_public_ip(address) for address in addresses):
-        return "Internal and private addresses are not allowed."
-    return ""
+    The host is not resolved here: each delivery resolves it once in `outbound.post`, checks those addresses and
+    connects to them, since a name may answer differently from one lookup to the next.
+    """
+    return outbound.url_problem(url, allow_private=_private_urls_allowed())
 
 
 # --- endpoints -------------------------------------------------------------------------------------------------
@@ -96,7 +72,7 @@ def webhook_url_problem(url: str, *, resolve: bool) -> str:
 
 def webhook_endpoint_create(*, agent: Agent, url: str, events: list[str] | None = None) -> WebhookEndpoint:
     """A new endpoint with a fresh signing secret (returned on the object: show it once)."""
-    problem = webhook_url_problem(url, resolve=False)
+    problem = webhook_url_problem(url)
     if problem:
         raise WebhookUrlNotAllowed(problem, details={"url": [problem]})
     events = sorted(set(events)) if events else sorted(WebhookEvent.values)
@@ -198,9 +174,6 @@ def backoff_delay(attempts: int) -> timedelta:
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
     """One attempt: (HTTP status or None, error text or "")."""
     endpoint = delivery.endpoint
-    problem = webhook_url_problem(endpoint.url, resolve=True)
-    if problem:
-        return None, f"refused: {problem}"
     body = webhook_body(delivery)
     timestamp = str(int(time.time()))
     headers = {
@@ -212,9 +185,12 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str]:
         SIGNATURE_HEADER: webhook_signature(secret=endpoint.secret, timestamp=timestamp, body=body),
     }
     try:
-        response = requests.post(
-            endpoint.url, data=body, headers=headers, timeout=REQUEST_TIMEOUT, allow_redirects=False
+        # Resolves the host once, refuses internal addresses, and connects to the address it checked (DNS rebinding).
+        response = outbound.post(
+            endpoint.url, body=body, headers=headers, timeout=REQUEST_TIMEOUT, allow_private=_private_urls_allowed()
         )
+    except outbound.OutboundRefused as refused:
+        return None, f"refused: {refused}"[:MAX_RESPONSE_ERROR_CHARS]
     except requests.RequestException as exc:
         return None, f"{type(exc).__name__}: {exc}"[:MAX_RESPONSE_ERROR_CHARS]
     if 200 <= response.status_code < 300:
