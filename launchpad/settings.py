@@ -170,6 +170,8 @@ WEBHOOK_ALLOW_PRIVATE_URLS = env.bool("WEBHOOK_ALLOW_PRIVATE_URLS", default=DEBU
 # client is REMOTE_ADDR and X-Forwarded-For is ignored, since anyone can send one. Set it to exactly the number of
 # proxies you run: one more lets a client choose its own address, and with it its own rate limit.
 TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# Sign-in with Ethereum per client address, its message and verify requests counted together (two per sign-in).
+SIWE_RATE = env("SIWE_RATE", default="20/minute")
 
 # --- HTTPS ----------------------------------------------------------------------------------------------------
 # With DEBUG off the site is served over HTTPS only, so `manage.py check --deploy` passes with no warning: plain HTTP
@@ -246,6 +248,11 @@ CACHES = {
 
 # --- Health --------------------------------------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)
+# /healthz per client address: enough for load balancers and compose polling every few seconds.
+HEALTHZ_RATE = env("HEALTHZ_RATE", default="60/minute")
+# The per-component detail of /healthz goes to staff and to callers sending `Authorization: Bearer <this>`; empty:
+# staff only. Everyone else gets the summary ("ok" or "error").
+HEALTHZ_TOKEN = env("HEALTHZ_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

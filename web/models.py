@@ -1,4 +1,4 @@
-"""The website's own state: single-use sign-in nonces, and the dashboard's price snapshots taken by beat.
+"""The website's own state: the dashboard's price snapshots taken by beat (sign-in nonces live in Redis: web/siwe.py).
 
 Amounts are integers (WeiField); chain times are unix seconds as the chain reports them, because the TWAP math
 works in the pair's own clock.
@@ -8,19 +8,6 @@ from django.db import models
 
 from pools.fields import SignedWeiField, WeiField
 from pools.models import Pool
-
-
-class SiweNonce(models.Model):
-    """A Sign-In with Ethereum nonce: issued by the server, accepted once, before it expires."""
-
-    nonce = models.CharField(max_length=64, unique=True)
-    address = models.CharField(max_length=42, help_text="The address the message was prepared for.")
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
-
-    def __str__(self) -> str:
-        return f"{self.nonce} for {self.address} ({'used' if self.used_at else 'unused'})"
 
 
 class FeedSnapshot(models.Model):

@@ -1,101 +1,25 @@
-"""The website's writes: Sign-In with Ethereum (EIP-4361) nonces and logins, and the dashboard's snapshots."""
+"""The website's writes: the dashboard's snapshots (Sign-In with Ethereum is web/siwe.py)."""
 
 from __future__ import annotations
 
 import logging
-import secrets
-import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from eth_utils import is_address, to_checksum_address
-
-with warnings.catch_warnings():
-    # abnf warns that siwe's grammar redefines the RFC 5234 core rules (identically); nothing to act on here.
-    warnings.simplefilter("ignore")
-    from siwe import SiweMessage, VerificationError
+from eth_utils import to_checksum_address
 
 from chain.client import chain_deployment
 from chain.reads import PairTarget, price_feed_for, quote_asset_for, read_chain
 from pools.models import Pool
 from web.market import current_cumulative
-from web.models import FeedSnapshot, PriceSnapshot, SiweNonce
+from web.models import FeedSnapshot, PriceSnapshot
 
 logger = logging.getLogger(__name__)
 
-SIWE_NONCE_TTL = timedelta(minutes=10)
-SIWE_STATEMENT = "Sign in to the AI-Pool Launchpad to see your contributions. This costs nothing and sends nothing."
 SNAPSHOT_RETENTION = timedelta(days=7)
-
-
-class SiweError(Exception):
-    """A sign-in was refused; the message says why, in words a person can act on."""
-
-
-# --- Sign-In with Ethereum ------------------------------------------------------------------------------------
-
-
-def siwe_message_prepare(*, address: str, domain: str, uri: str, now: datetime | None = None) -> str:
-    """A fresh EIP-4361 message for `address` to sign, with a single-use nonce stored here."""
-    if not is_address(address):
-        raise SiweError("That is not an Ethereum address.")
-    now = now or timezone.now()
-    nonce = secrets.token_hex(16)
-    SiweNonce.objects.create(nonce=nonce, address=to_checksum_address(address), expires_at=now + SIWE_NONCE_TTL)
-    message = SiweMessage(
-        domain=domain,
-        address=to_checksum_address(address),
-        statement=SIWE_STATEMENT,
-        uri=uri,
-        version="1",
-        chain_id=settings.CHAIN_ID,
-        nonce=nonce,
-        issued_at=_iso(now),
-        expiration_time=_iso(now + SIWE_NONCE_TTL),
-    )
-    return message.prepare_message()
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def siwe_login_verify(*, message: str, signature: str, domain: str, now: datetime | None = None) -> str:
-    """Check a signed EIP-4361 message and use up its nonce; the checksummed address it proves, or SiweError.
-
-    The domain must be this site's (so a message signed for another site is useless here), the chain ours, the
-    signature the address's own, and the nonce one we issued, unexpired and never used before.
-    """
-    now = now or timezone.now()
-    try:
-        parsed = SiweMessage.from_message(message=message)
-    except Exception as exc:  # noqa: BLE001 - the siwe parser raises several types for malformed text
-        raise SiweError("The sign-in message is malformed.") from exc
-    if parsed.domain != domain:
-        raise SiweError(f"The message is for {parsed.domain}, not for this site ({domain}).")
-    if parsed.chain_id != settings.CHAIN_ID:
-        raise SiweError(f"The message is for chain {parsed.chain_id}, this site serves chain {settings.CHAIN_ID}.")
-    try:
-        parsed.verify(signature, domain=domain, timestamp=now)
-    except VerificationError as exc:
-        raise SiweError(f"The signature does not check out ({type(exc).__name__}).") from exc
-    with transaction.atomic():
-        used = SiweNonce.objects.filter(
-            nonce=parsed.nonce, address=parsed.address, used_at__isnull=True, expires_at__gt=now
-        ).update(used_at=now)
-    if used != 1:
-        raise SiweError("This sign-in message was already used, has expired, or was not issued here. Try again.")
-    return parsed.address
-
-
-def siwe_nonces_prune(*, now: datetime | None = None) -> int:
-    """Delete nonces that can no longer be used."""
-    now = now or timezone.now()
-    deleted, _ = SiweNonce.objects.filter(expires_at__lt=now - SIWE_NONCE_TTL).delete()
-    return deleted
 
 
 # --- dashboard snapshots --------------------------------------------------------------------------------------

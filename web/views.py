@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import secrets
 
 from django.conf import settings
@@ -18,14 +19,16 @@ from eth_utils import is_address, to_checksum_address
 from chain.contracts import encode_claim
 from chain.errors import ChainError
 from chain.reads import claim_status
+from pools import ratelimit
 from pools.models import Pool
 from pools.signer_client import SignerError
-from web import presentation, selectors, transparency
-from web.services import SiweError, siwe_login_verify, siwe_message_prepare
+from web import presentation, selectors, siwe, transparency
+from web.siwe import SiweError
 
 POOLS_PER_PAGE = 24
 LAUNCHED_PER_PAGE = 20
 SESSION_ADDRESS = "siwe_address"
+SIWE_COOKIE = "siwe_challenge"  # binds a sign-in nonce to the browser that asked for it (web/siwe.py)
 
 
 def _address_from(request: HttpRequest) -> tuple[str, str]:
@@ -150,34 +153,79 @@ def claim_status_fragment(request: HttpRequest, pool_id: int) -> HttpResponse:
 # --- Sign-In with Ethereum ------------------------------------------------------------------------------------
 
 
+def _site(request: HttpRequest) -> dict[str, str]:
+    """What a sign-in message must name: this host (validated against ALLOWED_HOSTS) and its origin."""
+    host = request.get_host()
+    return {"domain": host, "origin": f"{request.scheme}://{host}"}
+
+
+def _siwe_error(exc: SiweError) -> JsonResponse:
+    return JsonResponse({"error": exc.message, "code": exc.code}, status=exc.status_code)
+
+
+def _siwe_throttled(request: HttpRequest) -> JsonResponse | None:
+    """429 once this client has asked too often (message and verify count together); Retry-After by the middleware."""
+    result = ratelimit.hit_client(request, "siwe", settings.SIWE_RATE)
+    if result.allowed:
+        return None
+    return JsonResponse(
+        {
+            "error": f"Too many sign-in requests from your address: try again in {result.retry_after_seconds} s.",
+            "code": "rate_limited",
+        },
+        status=429,
+    )
+
+
+def _siwe_cookie_path() -> str:
+    return posixpath.commonpath([reverse("siwe-message"), reverse("siwe-verify")]) + "/"
+
+
 @require_POST
 def siwe_message(request: HttpRequest) -> JsonResponse:
-    """A fresh EIP-4361 message with a single-use nonce, for the wallet to sign."""
+    """A fresh EIP-4361 message with a single-use nonce bound to this browser session, for the wallet to sign."""
+    if throttled := _siwe_throttled(request):
+        return throttled
     try:
-        message = siwe_message_prepare(
+        challenge = siwe.siwe_message_prepare(
             address=request.POST.get("address", ""),
-            domain=request.get_host(),
-            uri=request.build_absolute_uri("/"),
+            binding=request.COOKIES.get(SIWE_COOKIE, ""),
+            **_site(request),
         )
     except SiweError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
-    return JsonResponse({"message": message})
+        return _siwe_error(exc)
+    response = JsonResponse({"message": challenge.message})
+    response.set_cookie(
+        SIWE_COOKIE,
+        challenge.binding,
+        max_age=int(siwe.SIWE_NONCE_TTL.total_seconds()),
+        path=_siwe_cookie_path(),
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
 
 
 @require_POST
 def siwe_verify(request: HttpRequest) -> JsonResponse:
     """Check the signed message; on success the session is signed in as its address."""
+    if throttled := _siwe_throttled(request):
+        return throttled
     try:
-        address = siwe_login_verify(
+        address = siwe.siwe_login_verify(
             message=request.POST.get("message", ""),
             signature=request.POST.get("signature", ""),
-            domain=request.get_host(),
+            binding=request.COOKIES.get(SIWE_COOKIE, ""),
+            **_site(request),
         )
     except SiweError as exc:
-        return JsonResponse({"error": str(exc)}, status=400)
+        return _siwe_error(exc)
     request.session.cycle_key()  # a new session id at sign-in: a planted one is worth nothing
     request.session[SESSION_ADDRESS] = address
-    return JsonResponse({"address": address, "next": reverse("account")})
+    response = JsonResponse({"address": address, "next": reverse("account")})
+    response.delete_cookie(SIWE_COOKIE, path=_siwe_cookie_path(), samesite="Strict")
+    return response
 
 
 @require_POST

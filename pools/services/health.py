@@ -2,10 +2,16 @@
 
 A part that is down is an "error" and fails the report (HTTP 503: a load balancer takes the web tier out). A stuck job
 is a "warning": someone should look, but the web tier serves fine, so the report stays "ok".
+
+Everyone may see the summary ("ok" or "error"); the per-component report goes to staff and to callers with the
+HEALTHZ_TOKEN (`health_detail_allowed`). Its reasons are our own words: an exception's text (which can name hosts,
+users, paths) goes to the log only, and the report says which part failed ("database unreachable").
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -18,6 +24,8 @@ from django.utils import timezone
 
 from pools.selectors.jobs import stuck_jobs
 
+logger = logging.getLogger(__name__)
+
 BEAT_HEARTBEAT_KEY = "launchpad:beat:heartbeat"
 # Beat fires the heartbeat every 15 s (launchpad/schedules.py); three missed beats mean it is not running.
 BEAT_STALE_AFTER_SECONDS = 45
@@ -29,6 +37,10 @@ class ComponentHealth:
     detail: dict = field(default_factory=dict)
     reason: str = ""
     milliseconds: int = 0
+
+
+class Unhealthy(Exception):
+    """A part that fails a check of ours, with a reason in our own words (no exception text): an "error"."""
 
 
 class NeedsALook(Exception):
@@ -66,9 +78,11 @@ def _check_redis() -> dict:
 
 
 def _check_chain() -> dict:
-    from chain.client import check_chain_id
+    from chain.client import chain_status
 
-    status = check_chain_id()
+    status = chain_status()
+    if status.chain_id != settings.CHAIN_ID:
+        raise Unhealthy(f"the RPC serves chain id {status.chain_id}, but CHAIN_ID is {settings.CHAIN_ID}")
     return {"chain_id": status.chain_id, "block_number": status.block_number}
 
 
@@ -87,17 +101,17 @@ def _check_worker() -> dict:
         answer = result.get(timeout=timeout, disable_sync_subtasks=False)
     except Exception as exc:
         result.forget()
-        raise TimeoutError(f"no worker answered a ping within {timeout:g} s: is `celery worker` running?") from exc
+        raise Unhealthy(f"no worker answered a ping within {timeout:g} s: is `celery worker` running?") from exc
     return {"ping": answer}
 
 
 def _check_beat() -> dict:
     raw = redis_client().get(BEAT_HEARTBEAT_KEY)
     if raw is None:
-        raise RuntimeError("no heartbeat from celery beat yet: is `celery beat` running (and a worker)?")
+        raise Unhealthy("no heartbeat from celery beat yet: is `celery beat` running (and a worker)?")
     age = time.time() - float(raw)
     if age > BEAT_STALE_AFTER_SECONDS:
-        raise RuntimeError(f"last beat heartbeat was {age:.0f} s ago: is `celery beat` running?")
+        raise Unhealthy(f"last beat heartbeat was {age:.0f} s ago: is `celery beat` running?")
     return {"last_heartbeat_seconds_ago": round(age, 1)}
 
 
@@ -122,17 +136,30 @@ CHECKS: dict[str, Callable[[], dict]] = {
 }
 # Components that can only warn: even when their own check fails, the parts that serve requests may be fine.
 WARN_ONLY = {"jobs"}
+# What the report says when a check fails with an exception we did not word ourselves; its text is logged only.
+FAILED = {
+    "database": "database unreachable",
+    "redis": "redis unreachable",
+    "chain": "chain RPC unreachable",
+    "signer": "signer unreachable",
+    "worker": "worker check failed: is the broker (Redis) up?",
+    "beat": "beat heartbeat unreadable",
+    "jobs": "jobs check failed",
+}
 
 
-def _run(check: Callable[[], dict], *, warn_only: bool = False) -> ComponentHealth:
+def _run(name: str, check: Callable[[], dict], *, warn_only: bool = False) -> ComponentHealth:
     started = time.monotonic()
     try:
         detail = check()
         status, reason = "ok", ""
     except NeedsALook as exc:
         detail, status, reason = exc.detail, "warning", str(exc)
-    except Exception as exc:  # noqa: BLE001 - a health check reports every failure as a reason
-        detail, status, reason = {}, "warning" if warn_only else "error", f"{type(exc).__name__}: {exc}"
+    except Unhealthy as exc:
+        detail, status, reason = {}, "warning" if warn_only else "error", str(exc)
+    except Exception:  # noqa: BLE001 - a health check reports every failure, in its own words
+        logger.warning("health check %s failed", name, exc_info=True)
+        detail, status, reason = {}, "warning" if warn_only else "error", FAILED.get(name, f"{name} check failed")
     return ComponentHealth(
         status=status, detail=detail, reason=reason, milliseconds=int((time.monotonic() - started) * 1000)
     )
@@ -140,6 +167,22 @@ def _run(check: Callable[[], dict], *, warn_only: bool = False) -> ComponentHeal
 
 def system_health(*, components: list[str] | None = None) -> dict:
     """Each component "ok", "warning" or "error" with a reason; "ok" overall unless one is an error."""
-    results = {name: _run(CHECKS[name], warn_only=name in WARN_ONLY) for name in (components or CHECKS)}
+    results = {name: _run(name, CHECKS[name], warn_only=name in WARN_ONLY) for name in (components or CHECKS)}
     overall = "error" if any(result.status == "error" for result in results.values()) else "ok"
     return {"status": overall, "components": {name: asdict(result) for name, result in results.items()}}
+
+
+def health_summary(*, report: dict) -> dict:
+    """What anyone may see: ok or not, nothing about the parts."""
+    return {"status": report["status"]}
+
+
+def health_detail_allowed(*, is_staff: bool, authorization: str) -> bool:
+    """Staff, or a caller presenting `Authorization: Bearer <HEALTHZ_TOKEN>` (compared in constant time)."""
+    if is_staff:
+        return True
+    token = settings.HEALTHZ_TOKEN
+    scheme, _, presented = authorization.partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(presented.strip().encode(), token.encode())

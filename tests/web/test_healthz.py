@@ -23,8 +23,13 @@ def signer(anvil, tmp_path):
     running.stop()
 
 
+TOKEN = "integration-test-healthz-token"
+DETAIL = {"HTTP_AUTHORIZATION": f"Bearer {TOKEN}"}
+
+
 @pytest.fixture
 def wired(settings, anvil, signer):
+    settings.HEALTHZ_TOKEN = TOKEN
     settings.CHAIN_RPC_URL = anvil.rpc_url
     settings.CHAIN_ID = 31337
     settings.SIGNER_URL = signer.url
@@ -35,7 +40,7 @@ def wired(settings, anvil, signer):
 def test_every_part_reports_ok_when_the_stack_is_up(client, wired, worker):
     beat_heartbeat.delay().get(timeout=15)  # what beat schedules every 15 s, run through the real worker
 
-    response = client.get(reverse("healthz"))
+    response = client.get(reverse("healthz"), **DETAIL)
 
     report = response.json()
     assert response.status_code == 200, report
@@ -49,19 +54,21 @@ def test_every_part_reports_ok_when_the_stack_is_up(client, wired, worker):
 def test_a_part_that_is_down_is_named_with_a_reason_and_the_answer_is_503(client, wired, worker, signer):
     signer.stop()
 
-    response = client.get(reverse("healthz"))
+    response = client.get(reverse("healthz"), **DETAIL)
+    public = client.get(reverse("healthz"))
 
     report = response.json()
     assert response.status_code == 503
     assert report["components"]["signer"]["status"] == "error"
-    assert report["components"]["signer"]["reason"]
+    assert report["components"]["signer"]["reason"] == "signer unreachable"
     assert report["components"]["database"]["status"] == "ok"
+    assert (public.status_code, public.json()) == (503, {"status": "error"})
 
 
 def test_a_wrong_chain_id_is_reported_as_such(client, wired, worker):
     wired.CHAIN_ID = 1
 
-    report = client.get(reverse("healthz")).json()
+    report = client.get(reverse("healthz"), **DETAIL).json()
 
     assert report["components"]["chain"]["status"] == "error"
-    assert "CHAIN_ID is 1" in report["components"]["chain"]["reason"]
+    assert report["components"]["chain"]["reason"] == "the RPC serves chain id 31337, but CHAIN_ID is 1"
