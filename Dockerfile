@@ -4,7 +4,7 @@
 FROM node:20-bookworm-slim AS chain
 WORKDIR /srv
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund --loglevel=error
+RUN npm ci --omit=dev --no-audit --no-fund --loglevel=error
 COPY scripts/compile-contracts.mjs scripts/
 COPY contracts contracts
 RUN node scripts/compile-contracts.mjs
