@@ -4,10 +4,13 @@ Services raise ApplicationError (pools/errors.py, and the API's own in agent_api
 every DRF error, into that shape with a stable code.
 """
 
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from agent_api.parsers import RequestBodyTooLarge
 from pools.errors import ApplicationError
 
 
@@ -19,6 +22,13 @@ def api_exception_handler(exc, context):
     """DRF's exception handler, reshaped so that every error carries a stable code and a human message."""
     if isinstance(exc, ApplicationError):
         return _error(exc.status_code, exc.code, exc.message, exc.details)
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), met when request.body is read; quote the API's, lower one.
+        exc = RequestBodyTooLarge()
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()  # Django's own, raised by get_object_or_404 and the like: the same stable code
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
     if response is None:
         return None

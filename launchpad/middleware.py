@@ -8,7 +8,8 @@ import logging
 import re
 import uuid
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import BadRequest, PermissionDenied, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +53,31 @@ class RequestContextMiddleware:
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        """An error nobody handled, in an API view: a 500 in the API's error shape with the request id to quote, and
-        the trace in the log only. Pages keep Django's own 500 page."""
+        """An error nobody handled, in an API view: in the API's error shape, with the request id to quote. What Django
+        itself answers with a 4xx (a suspicious or bad request, a 404, a 403) keeps its status; anything else is a 500
+        with the trace in the log only. Pages keep Django's own error pages."""
         if not request.path.startswith("/api/"):
             return None
+        for kinds, status, code, message in _CLIENT_ERRORS:
+            if isinstance(exception, kinds):
+                return _api_error(request, status, code, message)
         logger.error("unhandled error serving %s %s", request.method, request.path, exc_info=exception)
-        return JsonResponse(
-            {
-                "error": {
-                    "code": "server_error",
-                    "message": f"Something went wrong on our side. Quote request id {request.request_id} if you "
-                    "report it; the request may be retried (with the same Idempotency-Key when it moves money).",
-                    "details": {"request_id": request.request_id},
-                }
-            },
-            status=500,
+        return _api_error(
+            request,
+            500,
+            "server_error",
+            f"Something went wrong on our side. Quote request id {request.request_id} if you report it; the request "
+            "may be retried (with the same Idempotency-Key when it moves money).",
         )
+
+
+_CLIENT_ERRORS = [
+    ((SuspiciousOperation, BadRequest), 400, "bad_request", "The request is malformed."),
+    (PermissionDenied, 403, "permission_denied", "You may not do this."),
+    (Http404, 404, "not_found", "Not found."),
+]
+
+
+def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse:
+    details = {"request_id": request.request_id}
+    return JsonResponse({"error": {"code": code, "message": message, "details": details}}, status=status)

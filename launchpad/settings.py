@@ -197,12 +197,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "agent_api.pagination.LimitOffset",
     "PAGE_SIZE": 50,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["agent_api.parsers.LimitedJSONParser"],
     "EXCEPTION_HANDLER": "agent_api.errors.api_exception_handler",
     # Deny by default: a view is public only when it says AllowAny. Agents authenticate with API keys.
     "DEFAULT_AUTHENTICATION_CLASSES": ["agent_api.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["agent_api.permissions.IsAgent"],
-    # Per API key (anonymous callers: per client address), counted atomically in Redis (launchpad/ratelimit.py).
+    # Per API key (anonymous callers: per client address), counted atomically in Redis (pools/ratelimit.py).
     # agent_trigger: launch, dry run and refund requests.
     "DEFAULT_THROTTLE_CLASSES": ["agent_api.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
@@ -210,9 +210,13 @@ REST_FRAMEWORK = {
         "agent": env("API_RATE_AGENT", default="600/minute"),
         "agent_trigger": env("API_RATE_AGENT_TRIGGER", default="30/minute"),
     },
-    # DRF's own idea of the client (unused by our throttle, which asks launchpad.ratelimit.client_ip): the same.
+    # DRF's own idea of the client (unused by our throttle, which asks pools.ratelimit.client_ip): the same.
     "NUM_PROXIES": TRUSTED_PROXIES,
 }
+# The REST API's JSON bodies (agent_api/parsers.py): a larger one is 413 `too_large`, deeper nesting 400 `too_deep`.
+# The largest body the API takes today, a proposal, is about 2 KB; the deepest, a webhook's events, 2 levels.
+API_MAX_BODY_BYTES = 256 * 1024
+API_MAX_JSON_DEPTH = 32
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",
     "DESCRIPTION": "Agents read and run their pools. Amounts are integers in the asset's smallest unit, as strings.",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from pools.models import Agent
 
 KEY_SCHEME = "lp"
 PREFIX_BYTES = 6  # 12 hex digits: public, unique, shown in lists
+_PREFIX = re.compile(f"[0-9a-f]{{{2 * PREFIX_BYTES}}}")
 SECRET_BYTES = 32
 # last_used_at is written at most this often per key, so a busy key costs no write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -60,7 +62,9 @@ def api_key_parse_prefix(key: str) -> str | None:
     """The prefix of a well-formed key, or None."""
     scheme, _, rest = key.partition("_")
     prefix, _, secret = rest.partition("_")
-    if scheme != KEY_SCHEME or len(prefix) != 2 * PREFIX_BYTES or not secret:
+    # Hex digits only, as api_key_create makes them: whatever else a client sends (a NUL, which PostgreSQL refuses in
+    # a query) never reaches the database.
+    if scheme != KEY_SCHEME or not _PREFIX.fullmatch(prefix) or not secret:
         return None
     return prefix
 
