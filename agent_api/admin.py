@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from agent_api.models import AgentBounds, AllowedRaiseAsset, ApiKey, IdempotencyRecord, WebhookDelivery, WebhookEndpoint
+from agent_api.models import (
+    AgentBounds,
+    AllowedRaiseAsset,
+    AllowedTreasury,
+    ApiKey,
+    IdempotencyRecord,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from agent_api.services.api_keys import api_key_create, api_key_revoke
 from agent_api.services.webhooks import webhook_deliveries_requeue
+from pools.models import BPS, Pool
 
 
 @admin.register(ApiKey)
@@ -60,11 +70,94 @@ class AllowedRaiseAssetInline(admin.TabularInline):
     extra = 1
 
 
+class AllowedTreasuryInline(admin.TabularInline):
+    model = AllowedTreasury
+    extra = 0
+
+
+# Each minimum must not exceed its maximum, or no proposal could pass.
+_MIN_MAX_PAIRS = [
+    ("min_liquidity_supply_bps", "max_liquidity_supply_bps"),
+    ("min_depositor_supply_bps", "max_depositor_supply_bps"),
+    ("min_agent_supply_bps", "max_agent_supply_bps"),
+    ("min_fee_bps", "max_fee_bps"),
+    ("min_protection_blocks", "max_protection_blocks"),
+]
+
+
+class AgentBoundsForm(forms.ModelForm):
+    allowed_lp_policies = forms.MultipleChoiceField(
+        choices=Pool.LpPolicy.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=AgentBounds._meta.get_field("allowed_lp_policies").help_text,
+    )
+
+    class Meta:
+        model = AgentBounds
+        fields = "__all__"  # noqa: DJ007 - staff-only; AgentBoundsAdmin.fieldsets choose what shows
+
+    def clean(self):
+        cleaned = super().clean()
+        for low, high in _MIN_MAX_PAIRS:
+            if cleaned.get(low) is not None and cleaned.get(high) is not None and cleaned[low] > cleaned[high]:
+                self.add_error(high, f"Below the minimum ({cleaned[low]}): no proposal could pass.")
+        # The three shares of a proposal add up to exactly 10,000 bps: the bounds must leave a split that does.
+        shares = ("liquidity", "depositor", "agent")
+        lows = [cleaned.get(f"min_{share}_supply_bps") for share in shares]
+        highs = [cleaned.get(f"max_{share}_supply_bps") for share in shares]
+        if None not in lows and sum(lows) > BPS:
+            self.add_error("min_agent_supply_bps", f"The three minimums add up to {sum(lows)}, above 10,000 bps.")
+        if None not in highs and sum(highs) < BPS:
+            self.add_error("max_agent_supply_bps", f"The three maximums add up to {sum(highs)}, below 10,000 bps.")
+        return cleaned
+
+
 @admin.register(AgentBounds)
 class AgentBoundsAdmin(admin.ModelAdmin):
-    list_display = ["agent", "min_fee_bps", "max_agent_supply_bps", "max_pools_in_draft", "updated_at"]
+    form = AgentBoundsForm
+    list_display = [
+        "agent", "min_fee_bps", "max_agent_supply_bps", "min_depositor_supply_bps", "min_liquidity_raise_bps",
+        "max_depositor_cliff_seconds", "max_pools_in_draft", "updated_at",
+    ]  # fmt: skip
     search_fields = ["agent__name"]
-    inlines = [AllowedRaiseAssetInline]
+    inlines = [AllowedRaiseAssetInline, AllowedTreasuryInline]
+    readonly_fields = ["updated_at"]
+    fieldsets = [
+        (None, {"fields": ["agent", "max_pools_in_draft", "updated_at"]}),
+        (
+            "Split of the supply",
+            {
+                "description": "In basis points (10,000 = all of it). The three shares of a proposal add up to "
+                "10,000, so the minimums together must leave room for each other.",
+                "fields": [
+                    ("min_liquidity_supply_bps", "max_liquidity_supply_bps"),
+                    ("min_depositor_supply_bps", "max_depositor_supply_bps"),
+                    ("min_agent_supply_bps", "max_agent_supply_bps"),
+                ],
+            },
+        ),
+        (
+            "Raise and fee",
+            {"fields": ["min_liquidity_raise_bps", ("min_fee_bps", "max_fee_bps"), "max_raise_seconds"]},
+        ),
+        (
+            "Vesting",
+            {
+                "description": "In seconds (86,400 a day). Depositors' tokens: at most this long; the agent's own: "
+                "at least this long (applies only when the agent takes a share).",
+                "fields": [
+                    ("max_depositor_cliff_seconds", "max_depositor_vesting_seconds"),
+                    ("min_agent_cliff_seconds", "min_agent_vesting_seconds"),
+                ],
+            },
+        ),
+        ("Liquidity after the launch", {"fields": ["allowed_lp_policies", "min_lp_lock_seconds"]}),
+        (
+            "Launch protection",
+            {"fields": [("min_protection_blocks", "max_protection_blocks"), "max_protection_buy_bps"]},
+        ),
+        ("Price oracle", {"fields": [("max_oracle_tolerance_bps", "max_oracle_max_age_seconds")]}),
+    ]
 
 
 @admin.register(WebhookEndpoint)

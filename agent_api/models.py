@@ -3,11 +3,14 @@ webhooks. Changes go through agent_api/services, never through save() or signals
 
 import uuid
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import MaxValueValidator
 from django.db import models
+from eth_utils import is_checksum_address, is_hex_address
 
 from pools.fields import WeiField
-from pools.models import Agent, PoolEvent
+from pools.models import BPS, Agent, Pool, PoolEvent
 
 
 class ApiKey(models.Model):
@@ -33,18 +36,80 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
+DAY = 86_400
+
+
+def every_lp_policy() -> list[str]:
+    """Both LP policies: what an agent may choose unless an admin narrows it."""
+    return list(Pool.LpPolicy.values)
+
+
+def _bps(default: int, help_text: str) -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(default=default, validators=[MaxValueValidator(BPS)], help_text=help_text)
+
+
+def _seconds(default: int, help_text: str) -> models.PositiveBigIntegerField:
+    return models.PositiveBigIntegerField(default=default, help_text=help_text)
+
+
 class AgentBounds(models.Model):
-    """What an agent may propose through the API; an agent without bounds cannot propose pools."""
+    """What an agent may propose through the API; an agent without bounds cannot propose pools.
+
+    Every economic parameter a proposal sets has a bound here (the fee recipient is the admin's, so it needs none).
+    The defaults accept the pool defaults and what a reasonable agent proposes today, and refuse what only an
+    admin's review used to stop (e.g. 1 bp of the raise to liquidity, nothing for depositors, a ten-year cliff).
+    Checked by agent_api/services/proposals.py; docs/api.md lists them.
+    """
 
     agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="bounds")
-    min_fee_bps = models.PositiveIntegerField(default=100, help_text="The platform fee a proposal must at least pay.")
-    max_agent_supply_bps = models.PositiveIntegerField(default=1_000, help_text="Largest supply share for the agent.")
-    min_agent_vesting_seconds = models.PositiveBigIntegerField(
-        default=180 * 86_400, help_text="Shortest vesting (cliff included) of the agent's own tokens."
+
+    # The split of the supply (the three shares add up to 10,000 bps)
+    min_liquidity_supply_bps = _bps(2_000, "Smallest share of the supply paired in the liquidity pool.")
+    max_liquidity_supply_bps = _bps(8_000, "Largest share of the supply paired in the liquidity pool.")
+    min_depositor_supply_bps = _bps(2_000, "Smallest share of the supply for depositors.")
+    max_depositor_supply_bps = _bps(8_000, "Largest share of the supply for depositors.")
+    min_agent_supply_bps = _bps(0, "Smallest share of the supply for the agent.")
+    max_agent_supply_bps = _bps(1_000, "Largest share of the supply for the agent.")
+
+    # The raise and the fee
+    min_liquidity_raise_bps = _bps(5_000, "Smallest share of the raise paired in the liquidity pool.")
+    min_fee_bps = _bps(100, "The platform fee a proposal must at least pay.")
+    max_fee_bps = _bps(1_000, "The platform fee a proposal may at most pay (the platform's own cap is 1,000).")
+    max_raise_seconds = _seconds(30 * DAY, "Longest time between a raise's opening and its close.")
+
+    # Vesting: depositors get their tokens soon, the agent gets its own late
+    max_depositor_cliff_seconds = _seconds(30 * DAY, "Longest cliff before depositors' tokens start to vest.")
+    max_depositor_vesting_seconds = _seconds(
+        180 * DAY, "Longest linear vesting of depositors' tokens after their cliff."
     )
-    max_raise_seconds = models.PositiveBigIntegerField(
-        default=30 * 86_400, help_text="Longest time between a raise's opening and its close."
+    min_agent_cliff_seconds = _seconds(0, "Shortest cliff before the agent's own tokens start to vest.")
+    min_agent_vesting_seconds = _seconds(180 * DAY, "Shortest vesting (cliff included) of the agent's own tokens.")
+
+    # Liquidity after the launch
+    allowed_lp_policies = models.JSONField(
+        default=every_lp_policy, help_text="What may happen to the LP tokens: burn, lock (until a date), or both."
     )
+    min_lp_lock_seconds = _seconds(
+        180 * DAY, "Shortest LP lock, counted from the raise's close (the earliest launch), for the lock policy."
+    )
+
+    # Launch protection (anti-snipe window)
+    min_protection_blocks = models.PositiveIntegerField(
+        default=0, help_text="Shortest launch protection window, in blocks."
+    )
+    max_protection_blocks = models.PositiveIntegerField(
+        default=300, help_text="Longest launch protection window, in blocks (the Launcher's own cap is 300)."
+    )
+    max_protection_buy_bps = _bps(
+        100, "Largest buy allowed during the protection window, as a share of the total supply."
+    )
+
+    # The price oracle the launch checks
+    max_oracle_tolerance_bps = _bps(500, "Largest deviation from the expected oracle answer at launch.")
+    max_oracle_max_age_seconds = _seconds(
+        DAY, "Oldest oracle answer the launch may accept (the USDC/USD feed updates once a day)."
+    )
+
     max_pools_in_draft = models.PositiveIntegerField(default=3, help_text="Drafts waiting for an admin at once.")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -71,6 +136,31 @@ class AllowedRaiseAsset(models.Model):
 
     def __str__(self) -> str:
         return f"{self.symbol} up to {self.max_hard_cap}"
+
+
+def validate_address(value: str) -> None:
+    """0x and 40 hexadecimal digits; a mixed-case one must carry a valid checksum (a typo shows)."""
+    if not is_hex_address(value):
+        raise ValidationError("Not an address: 0x followed by 40 hexadecimal digits.")
+    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
+        raise ValidationError("The mixed-case checksum is wrong: check for a typo.")
+
+
+class AllowedTreasury(models.Model):
+    """An address an agent may name as its pool's treasury; while an agent has none listed, any address will do."""
+
+    bounds = models.ForeignKey(AgentBounds, on_delete=models.CASCADE, related_name="treasuries")
+    address = models.CharField(max_length=42, validators=[validate_address])
+    label = models.CharField(max_length=100, blank=True, help_text="Whose address it is, for the admin.")
+
+    class Meta:
+        ordering = ["bounds", "address"]
+        verbose_name = "allowed treasury"
+        verbose_name_plural = "allowed treasuries (none listed: any address)"
+        constraints = [models.UniqueConstraint(fields=["bounds", "address"], name="allowed_treasury_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.address}{f' ({self.label})' if self.label else ''}"
 
 
 class IdempotencyRecord(models.Model):

@@ -1,16 +1,23 @@
-"""An agent proposes a pool: a DRAFT within the bounds an admin set for it, waiting for the admin to schedule it."""
+"""An agent proposes a pool: a DRAFT within the bounds an admin set for it, waiting for the admin to schedule it.
+
+A proposal is judged whole, so that an agent fixes everything in one round trip: the fields that did not parse (the
+view's messages), pools' configuration rules and every bound of the agent's go into one answer, per field. A rule or
+bound that reads a field which did not parse is left out: a default stood in for the agent's value, so its verdict
+would be about a number the agent never sent.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
 from eth_utils import to_checksum_address
 
-from agent_api.models import AgentBounds, AllowedRaiseAsset
+from agent_api.models import DAY, AgentBounds, AllowedRaiseAsset
 from pools.errors import ApplicationError
-from pools.models import Agent, Pool
+from pools.models import BPS, Agent, Pool
 from pools.services.pools import pool_configuration_errors
 
 # What an agent decides in a proposal. The raise asset's symbol and decimals come from its bounds; the fee
@@ -26,6 +33,21 @@ PROPOSAL_FIELDS = frozenset(
     }
 )  # fmt: skip
 
+# pools' configuration rules (pool_configuration_errors) key each message on one field, and some read other fields
+# too. Keep this in step with those rules: a message here is left out when one of the fields it reads did not parse.
+_RULE_ALSO_READS: dict[str, frozenset[str]] = {
+    "agent_supply_bps": frozenset({"liquidity_supply_bps", "depositor_supply_bps"}),  # the split adds up
+    "fee_bps": frozenset({"liquidity_raise_bps"}),
+    "hard_cap": frozenset({"soft_cap"}),
+    "max_contribution": frozenset({"min_contribution"}),
+    "min_contribution": frozenset({"hard_cap"}),
+    "max_buy_per_tx": frozenset({"protection_blocks"}),
+    "lp_lock_until": frozenset({"lp_policy"}),
+    "target_price_usd_e8": frozenset({"price_mode"}),
+    "closes_at": frozenset({"opens_at"}),
+    "whitelist_until": frozenset({"access", "opens_at", "closes_at"}),
+}
+
 
 class ProposalsNotAllowed(ApplicationError):
     status_code = 403
@@ -36,36 +58,142 @@ class InvalidPoolProposal(ApplicationError):
     code = "invalid_pool_proposal"
 
 
+class InvalidProposalInput(InvalidPoolProposal):
+    """Some fields did not parse: the code of any malformed request, with the other fields' problems alongside."""
+
+    code = "invalid"
+
+
 class TooManyDrafts(ApplicationError):
     status_code = 409
     code = "too_many_drafts"
 
 
-def _bounds_errors(*, pool: Pool, bounds: AgentBounds, asset: AllowedRaiseAsset | None) -> dict[str, str]:
-    errors: dict[str, str] = {}
+class _Problems:
+    """Messages per field, starting with those of the fields that did not parse."""
+
+    def __init__(self, *, unparsed: Mapping[str, Sequence[str]]):
+        self.unparsed = frozenset(unparsed)
+        self.by_field: dict[str, list[str]] = {field: list(messages) for field, messages in unparsed.items()}
+
+    def add(self, field: str, message: str, *, reads: Iterable[str] = ()) -> None:
+        """Record a broken rule on `field`, unless it (or another field the rule `reads`) did not parse."""
+        if self.unparsed.isdisjoint({field, *reads}):
+            self.by_field.setdefault(field, []).append(message)
+
+
+# A proposal field and its bound on AgentBounds (a min_… or max_… one), with what the number counts. The rules that
+# depend on more than one field are written out in _bounds_problems.
+_SIMPLE_BOUNDS: tuple[tuple[str, str, str], ...] = (
+    ("liquidity_supply_bps", "min_liquidity_supply_bps", "{} bps of the supply for the liquidity pool"),
+    ("liquidity_supply_bps", "max_liquidity_supply_bps", "{} bps of the supply for the liquidity pool"),
+    ("depositor_supply_bps", "min_depositor_supply_bps", "{} bps of the supply for depositors"),
+    ("depositor_supply_bps", "max_depositor_supply_bps", "{} bps of the supply for depositors"),
+    ("agent_supply_bps", "min_agent_supply_bps", "{} bps of the supply for you"),
+    ("agent_supply_bps", "max_agent_supply_bps", "{} bps of the supply for you"),
+    ("liquidity_raise_bps", "min_liquidity_raise_bps", "{} bps of the raise paired in the liquidity pool"),
+    ("fee_bps", "min_fee_bps", "{} bps of platform fee"),
+    ("fee_bps", "max_fee_bps", "{} bps of platform fee"),
+    ("depositor_cliff_seconds", "max_depositor_cliff_seconds", "{} of cliff before depositors' tokens vest"),
+    ("depositor_vesting_seconds", "max_depositor_vesting_seconds", "{} of vesting of depositors' tokens"),
+    ("protection_blocks", "min_protection_blocks", "{} blocks of launch protection"),
+    ("protection_blocks", "max_protection_blocks", "{} blocks of launch protection"),
+    ("oracle_tolerance_bps", "max_oracle_tolerance_bps", "{} bps of oracle tolerance"),
+    ("oracle_max_age_seconds", "max_oracle_max_age_seconds", "{} of age of the oracle's answer"),
+)
+
+
+def _duration(seconds: int) -> str:
+    if seconds and seconds % DAY == 0:
+        return f"{seconds} seconds ({seconds // DAY} days)"
+    if seconds and seconds % 3_600 == 0:
+        return f"{seconds} seconds ({seconds // 3_600} hours)"
+    return f"{seconds} seconds"
+
+
+def _bounds_problems(*, pool: Pool, bounds: AgentBounds, asset: AllowedRaiseAsset | None, problems: _Problems) -> None:
+    """Add a message naming the bound (its value and its name) for every bound of the agent's the pool breaks."""
+    for field, bound_name, counts in _SIMPLE_BOUNDS:
+        bound, value = getattr(bounds, bound_name), getattr(pool, field)
+        shown = counts.format(_duration(bound) if field.endswith("_seconds") else bound)
+        if (value < bound) if bound_name.startswith("min_") else (value > bound):
+            side = "At least" if bound_name.startswith("min_") else "At most"
+            problems.add(field, f"{side} {shown} (your bound {bound_name}).")
+
     if asset is None:
         allowed = ", ".join(a.symbol + (f" ({a.address})" if a.address else "") for a in bounds.raise_assets.all())
-        errors["raise_asset"] = f"Not an asset you may raise. Allowed: {allowed or 'none'}."
+        problems.add("raise_asset", f"Not an asset you may raise. Allowed: {allowed or 'none'}.")
     elif pool.hard_cap > asset.max_hard_cap:
-        errors["hard_cap"] = f"At most {asset.max_hard_cap} (smallest units of {asset.symbol}) for you."
-    if pool.fee_bps < bounds.min_fee_bps:
-        errors["fee_bps"] = f"At least {bounds.min_fee_bps} bps."
-    if pool.agent_supply_bps > bounds.max_agent_supply_bps:
-        errors["agent_supply_bps"] = f"At most {bounds.max_agent_supply_bps} bps of the supply for you."
-    if pool.agent_supply_bps and pool.agent_cliff_seconds + pool.agent_vesting_seconds < (
-        bounds.min_agent_vesting_seconds
-    ):
-        errors["agent_vesting_seconds"] = (
-            f"Your tokens must vest over at least {bounds.min_agent_vesting_seconds} seconds (cliff included)."
+        problems.add(
+            "hard_cap",
+            f"At most {asset.max_hard_cap} (smallest units of {asset.symbol}) for you.",
+            reads=["raise_asset"],
         )
     if pool.opens_at and pool.closes_at and (pool.closes_at - pool.opens_at).total_seconds() > bounds.max_raise_seconds:
-        errors["closes_at"] = f"A raise lasts at most {bounds.max_raise_seconds} seconds."
-    return errors
+        problems.add(
+            "closes_at",
+            f"A raise lasts at most {_duration(bounds.max_raise_seconds)} (your bound max_raise_seconds).",
+            reads=["opens_at"],
+        )
+
+    if pool.agent_supply_bps:  # without tokens of the agent's there is nothing to vest
+        if pool.agent_cliff_seconds < bounds.min_agent_cliff_seconds:
+            problems.add(
+                "agent_cliff_seconds",
+                f"At least {_duration(bounds.min_agent_cliff_seconds)} of cliff before your tokens vest "
+                "(your bound min_agent_cliff_seconds).",
+                reads=["agent_supply_bps"],
+            )
+        if pool.agent_cliff_seconds + pool.agent_vesting_seconds < bounds.min_agent_vesting_seconds:
+            problems.add(
+                "agent_vesting_seconds",
+                f"Your tokens must vest over at least {_duration(bounds.min_agent_vesting_seconds)}, cliff included "
+                "(your bound min_agent_vesting_seconds).",
+                reads=["agent_cliff_seconds", "agent_supply_bps"],
+            )
+
+    if pool.lp_policy not in bounds.allowed_lp_policies:
+        allowed = ", ".join(bounds.allowed_lp_policies) or "none"
+        problems.add(
+            "lp_policy", f"Not an LP policy you may choose. Allowed: {allowed} (your bound allowed_lp_policies)."
+        )
+    elif pool.lp_policy == Pool.LpPolicy.LOCK and pool.lp_lock_until and pool.closes_at:
+        # Counted from the close: the earliest the launch, and so the lock, can start.
+        earliest_unlock = pool.closes_at + timedelta(seconds=bounds.min_lp_lock_seconds)
+        if pool.lp_lock_until < earliest_unlock:
+            problems.add(
+                "lp_lock_until",
+                f"The LP stays locked at least {_duration(bounds.min_lp_lock_seconds)} after the raise closes, until "
+                f"{earliest_unlock.isoformat()} or later (your bound min_lp_lock_seconds).",
+                reads=["lp_policy", "closes_at"],
+            )
+
+    # Compared in token units without dividing, so no rounding lets a slightly larger buy through.
+    if pool.protection_blocks and pool.max_buy_per_tx * BPS > pool.total_supply * bounds.max_protection_buy_bps:
+        problems.add(
+            "max_buy_per_tx",
+            f"At most {bounds.max_protection_buy_bps} bps of the supply "
+            f"({pool.total_supply * bounds.max_protection_buy_bps // BPS} token units) in one buy during the launch "
+            "protection (your bound max_protection_buy_bps).",
+            reads=["protection_blocks", "total_supply"],
+        )
+
+    treasuries = [treasury.address for treasury in bounds.treasuries.all()]
+    if treasuries and pool.treasury_address.lower() not in {address.lower() for address in treasuries}:
+        allowed = ", ".join(to_checksum_address(address) for address in treasuries)
+        problems.add("treasury_address", f"Not a treasury you may name. Allowed: {allowed} (your allowed treasuries).")
 
 
-def pool_propose(*, agent: Agent, data: dict, now: datetime | None = None) -> Pool:
-    """Create a DRAFT pool for the agent from `data` (PROPOSAL_FIELDS), or raise with every problem per field."""
+def pool_propose(
+    *, agent: Agent, data: dict, unparsed: Mapping[str, Sequence[str]] | None = None, now: datetime | None = None
+) -> Pool:
+    """Create a DRAFT pool for the agent from `data` (PROPOSAL_FIELDS), or raise with every problem per field.
+
+    `unparsed` holds the messages of the fields that did not parse (absent from `data`): they are reported together
+    with what the rules and bounds say about the rest, under the code `invalid` instead of `invalid_pool_proposal`.
+    """
     now = now or timezone.now()
+    unparsed = unparsed or {}
     unknown = set(data) - PROPOSAL_FIELDS
     if unknown:
         raise InvalidPoolProposal("Unknown fields.", details={field: ["Not a proposal field."] for field in unknown})
@@ -82,17 +210,20 @@ def pool_propose(*, agent: Agent, data: dict, now: datetime | None = None) -> Po
             pool.raise_asset_symbol, pool.raise_asset_decimals = asset.symbol, asset.decimals
         if pool.treasury_address:
             pool.treasury_address = to_checksum_address(pool.treasury_address)
-        errors = pool_configuration_errors(pool=pool, now=now)
+
+        problems = _Problems(unparsed=unparsed)
+        for field, message in pool_configuration_errors(pool=pool, now=now).items():
+            problems.add(field, message, reads=_RULE_ALSO_READS.get(field, ()))
         if pool.opens_at is not None and pool.opens_at <= now:
-            errors["opens_at"] = "The opening time must be in the future."
-        for field, message in _bounds_errors(pool=pool, bounds=bounds, asset=asset).items():
-            errors.setdefault(field, message)
-        if errors:
-            fields = ", ".join(sorted(errors))
-            raise InvalidPoolProposal(
-                f"The proposal is not valid ({fields}); see details.",
-                details={field: [message] for field, message in sorted(errors.items())},
+            problems.add("opens_at", "The opening time must be in the future.")
+        _bounds_problems(pool=pool, bounds=bounds, asset=asset, problems=problems)
+        if problems.by_field:
+            error = InvalidProposalInput if unparsed else InvalidPoolProposal
+            raise error(
+                f"The proposal is not valid ({', '.join(sorted(problems.by_field))}); see details.",
+                details=dict(sorted(problems.by_field.items())),
             )
+
         drafts = Pool.objects.filter(agent=agent, status=Pool.Status.DRAFT).count()
         if drafts >= bounds.max_pools_in_draft:
             raise TooManyDrafts(

@@ -5,10 +5,14 @@ Another agent's pool answers 404 like a pool that does not exist.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.fields import SkipField
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from agent_api.schema import error_responses
@@ -64,7 +68,8 @@ class AgentPoolProposeApi(APIView):
     """Propose a pool: it is created as a DRAFT within the bounds an admin set for you, and an admin schedules it.
 
     The raise asset's symbol and decimals come from your bounds; the fee recipient and any whitelist are set by
-    the admin. Every problem is reported per field in `details`.
+    the admin. Every problem is reported at once, per field in `details`: fields that do not parse, the configuration
+    rules, and every bound the proposal breaks.
     """
 
     @extend_schema_serializer(component_name="PoolProposal")
@@ -103,12 +108,28 @@ class AgentPoolProposeApi(APIView):
         oracle_tolerance_bps = serializers.IntegerField(min_value=0, max_value=BPS, required=False)
         oracle_max_age_seconds = serializers.IntegerField(min_value=60, max_value=86_400, required=False)
 
-        def validate(self, attrs: dict) -> dict:
+        def parse_each_field(self) -> tuple[dict, dict[str, list]]:
+            """The values of the fields that parse, and the messages of those that do not, unknown ones included.
+
+            Unlike is_valid(), a field that does not parse stops nothing: the service judges the others against the
+            rules and the agent's bounds, and one answer lists every problem.
+            """
+            if not isinstance(self.initial_data, Mapping):
+                raise serializers.ValidationError(
+                    {api_settings.NON_FIELD_ERRORS_KEY: ["Send the proposal as an object."]}
+                )
+            values, errors = {}, {}
+            for name, field in self.fields.items():
+                try:
+                    values[name] = field.run_validation(field.get_value(self.initial_data))
+                except serializers.ValidationError as exc:
+                    errors[name] = exc.detail
+                except SkipField:  # left out, not required: the pool's default applies
+                    continue
             # A field an agent may not set (fee_recipient, status…) is refused, not silently ignored.
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError({field: ["Not a field a proposal can set."] for field in unknown})
-            return attrs
+            for name in sorted(set(self.initial_data) - set(self.fields)):
+                errors[name] = ["Not a field a proposal can set."]
+            return values, errors
 
     @extend_schema(
         operation_id="agent_pools_create",
@@ -121,9 +142,8 @@ class AgentPoolProposeApi(APIView):
         agent = request.user.agent
 
         def propose() -> tuple[int, dict]:
-            serializer = AgentPoolProposeApi.InputSerializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            pool = pool_propose(agent=agent, data=serializer.validated_data)
+            values, unparsed = AgentPoolProposeApi.InputSerializer(data=request.data).parse_each_field()
+            pool = pool_propose(agent=agent, data=values, unparsed=unparsed)
             return status.HTTP_201_CREATED, PoolDetailSerializer(pool).data
 
         return idempotent_response(run_idempotently(request, required=False, execute=propose))
