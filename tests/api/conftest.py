@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+from eth_utils import to_checksum_address
 from rest_framework.test import APIClient
 
 from agent_api.models import AgentBounds, AllowedRaiseAsset
@@ -130,3 +134,34 @@ def assert_error(response, status: int, code: str) -> dict:
     assert body["error"]["code"] == code, body
     assert body["error"]["message"]
     return body["error"]
+
+
+# --- proposals ---------------------------------------------------------------------------------------------------
+
+TREASURY = to_checksum_address("0x" + "7e" * 20)
+
+
+def proposal(**overrides) -> dict:
+    """A proposal within the default bounds: the pool's default split (50/40/10), 80% of the raise to liquidity, LP
+    burned; `overrides` replace or add fields."""
+    opens = timezone.now() + timedelta(days=1)
+    body = {
+        "name": "Mind Pool",
+        "token_name": "Mind",
+        "token_symbol": "MIND",
+        "soft_cap": str(10 * ETH),
+        "hard_cap": str(100 * ETH),
+        "opens_at": opens.isoformat(),
+        "closes_at": (opens + timedelta(days=3)).isoformat(),
+        "treasury_address": TREASURY,
+        "fee_bps": 150,
+        "agent_supply_bps": 1_000,
+        "agent_cliff_seconds": 30 * 86_400,
+        "agent_vesting_seconds": 365 * 86_400,
+    }
+    body.update(overrides)
+    return body
+
+
+def propose(client, body: dict, **headers):
+    return client.post(reverse("api-agent-pools"), body, format="json", **headers)

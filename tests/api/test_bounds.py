@@ -13,11 +13,11 @@ from eth_utils import to_checksum_address
 from agent_api.admin import AgentBoundsForm
 from agent_api.models import DAY, AgentBounds, AllowedRaiseAsset, AllowedTreasury
 from pools.models import Pool
-from tests.api.conftest import ETH, assert_error
+from tests.api.conftest import ETH, TREASURY, assert_error, proposal, propose
 
 pytestmark = pytest.mark.django_db
 
-TREASURY = to_checksum_address("0x" + "7e" * 20)
+
 OTHER_TREASURY = to_checksum_address("0x" + "7f" * 20)
 SUPPLY = 10**9 * 10**18
 TEN_YEARS = 10 * 365 * DAY
@@ -29,30 +29,6 @@ def bounds(alice) -> AgentBounds:
     bounds = AgentBounds.objects.create(agent=alice.agent)
     AllowedRaiseAsset.objects.create(bounds=bounds, address="", symbol="ETH", decimals=18, max_hard_cap=500 * ETH)
     return bounds
-
-
-def proposal(**overrides) -> dict:
-    """Within the default bounds: the pool's default split (50/40/10), 80% of the raise to liquidity, LP burned."""
-    opens = timezone.now() + timedelta(days=1)
-    body = {
-        "name": "Mind Pool",
-        "token_name": "Mind",
-        "token_symbol": "MIND",
-        "soft_cap": str(10 * ETH),
-        "hard_cap": str(100 * ETH),
-        "opens_at": opens.isoformat(),
-        "closes_at": (opens + timedelta(days=3)).isoformat(),
-        "treasury_address": TREASURY,
-        "fee_bps": 150,
-        "agent_supply_bps": 1_000,
-        "agent_cliff_seconds": 30 * DAY,
-        "agent_vesting_seconds": 365 * DAY,
-    }
-    return {**body, **overrides}
-
-
-def propose(client, body: dict):
-    return client.post(reverse("api-agent-pools"), body, format="json")
 
 
 def lock_until(body: dict, *, days_after_close: int) -> str:

@@ -8,36 +8,11 @@ from rest_framework.test import APIClient
 
 from agent_api.models import AllowedRaiseAsset
 from pools.models import Pool
-from tests.api.conftest import ETH, assert_error
+from tests.api.conftest import ETH, TREASURY, assert_error, proposal, propose
 
 pytestmark = pytest.mark.django_db
 
 USDC = "0x" + "0c" * 20
-TREASURY = "0x" + "7e" * 20
-
-
-def proposal(**overrides) -> dict:
-    opens = timezone.now() + timedelta(days=1)
-    body = {
-        "name": "Mind Pool",
-        "token_name": "Mind",
-        "token_symbol": "MIND",
-        "soft_cap": str(10 * ETH),
-        "hard_cap": str(100 * ETH),
-        "opens_at": opens.isoformat(),
-        "closes_at": (opens + timedelta(days=3)).isoformat(),
-        "treasury_address": TREASURY,
-        "fee_bps": 150,
-        "agent_supply_bps": 1_000,
-        "agent_cliff_seconds": 30 * 86_400,
-        "agent_vesting_seconds": 365 * 86_400,
-    }
-    body.update(overrides)
-    return body
-
-
-def propose(client, body: dict, **headers):
-    return client.post(reverse("api-agent-pools"), body, format="json", **headers)
 
 
 def test_a_proposal_within_bounds_becomes_a_draft_only_the_agent_sees(alice, alice_client, alice_bounds):
