@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
 from agent_api.parsers import RequestBodyTooLarge
+from agent_api.throttling import count_refused_caller
 from pools.errors import ApplicationError
 
 
@@ -29,6 +30,9 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()  # Django's own, raised by get_object_or_404 and the like: the same stable code
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    refused = (exceptions.NotAuthenticated, exceptions.AuthenticationFailed, exceptions.PermissionDenied)
+    if isinstance(exc, refused) and context.get("request") is not None and count_refused_caller(context["request"]):
+        exc = exceptions.Throttled(wait=context["request"]._request.rate_limit.retry_after_seconds)
     response = exception_handler(exc, context)
     if response is None:
         return None

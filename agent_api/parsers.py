@@ -118,11 +118,11 @@ class LimitedJSONParser(BaseParser):
         body = stream.read(limit + 1)
         if len(body) > limit:
             raise RequestBodyTooLarge()
-        encoding = parser_context.get("encoding") or settings.DEFAULT_CHARSET
+        # JSON is UTF-8 (RFC 8259 §8.1): a declared charset is ignored, so no exotic codec (idna, utf-7) runs on it.
         try:
-            text = body.decode(encoding)
-        except (UnicodeDecodeError, LookupError) as exc:
-            raise ParseError(f"The body is not valid {encoding} text.") from exc
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ParseError("The body is not valid UTF-8 text.") from exc
         if json_nesting_exceeds(text, limit=settings.API_MAX_JSON_DEPTH):
             raise JsonTooDeep()
         try:

@@ -35,3 +35,16 @@ class ApiKeyRateThrottle(BaseThrottle):
 
     def get_ident(self, request) -> str:
         return ratelimit.client_ip(request)
+
+
+def count_refused_caller(request) -> bool:
+    """Count a request that authentication or permissions refused before the throttle ran (DRF checks those first)
+    against the anonymous rate of its address: guessing keys costs a database lookup each, and must be limited too.
+    True when the address is over its rate (answer 429 instead)."""
+    if getattr(getattr(request, "_request", request), "rate_limit", None) is not None:
+        return False  # the throttle ran already: it counted this request
+    result = ratelimit.limiter.hit(
+        f"anon:{ratelimit.client_ip(request)}", ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES["anon"])
+    )
+    ratelimit.remember(request, result)
+    return not result.allowed

@@ -71,7 +71,12 @@ class Rate:
     def parse(cls, text: str) -> Rate:
         """'600/minute', '30/min', '5/10s' (five per ten seconds)."""
         match = _RATE.match(text)
-        if not match or int(match["count"]) < 1 or match["unit"].lower() not in _UNITS:
+        if (
+            not match
+            or int(match["count"]) < 1
+            or (match["every"] or "1").strip("0") == ""
+            or match["unit"].lower() not in _UNITS
+        ):
             raise ValueError(f"not a rate: {text!r} (expected e.g. '600/minute' or '5/10s')")
         return cls(int(match["count"]), int(match["every"] or 1) * _UNITS[match["unit"].lower()])
 

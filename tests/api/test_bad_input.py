@@ -118,6 +118,7 @@ RAW_BODIES = [
     ("no content type", b'{"name": "x"}', ""),
     ("unknown charset", b'{"name": "x"}', "application/json; charset=no-such-charset"),
     ("latin-1", b'{"name": "\xe9"}', "application/json; charset=latin-1"),
+    ("idna", b'{"name": ".xn--zz"}', "application/json; charset=idna"),
 ]
 
 # (label, JSON text) put in place of one body field at a time, the others valid: any field gets these, and the

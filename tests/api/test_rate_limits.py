@@ -22,6 +22,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from pools import ratelimit
+from pools.checks import rate_limits_parse
 from pools.models import Allocation, Pool
 from tests.api.conftest import assert_error, make_agent_with_key
 from tests.factories import PoolFactory
@@ -72,10 +73,18 @@ def test_rates_parse(text, rate):
     assert (parsed.limit, parsed.window_seconds) == rate
 
 
-@pytest.mark.parametrize("text", ["", "10", "0/minute", "-1/minute", "ten/minute", "10/fortnight"])
+@pytest.mark.parametrize("text", ["", "10", "0/minute", "-1/minute", "ten/minute", "10/fortnight", "5/0s", "5/00s"])
 def test_a_malformed_rate_is_refused(text):
     with pytest.raises(ValueError, match="not a rate"):
         ratelimit.Rate.parse(text)
+
+
+def test_a_malformed_rate_in_the_settings_fails_the_system_checks(settings):
+    settings.SIWE_RATE = "20/fortnight"
+
+    errors = rate_limits_parse(None)
+
+    assert [(error.id, error.msg.split(":")[0]) for error in errors] == [("pools.E001", "SIWE_RATE")]
 
 
 def test_the_bucket_allows_a_burst_of_the_limit_then_refuses_with_the_time_to_wait():
@@ -117,6 +126,22 @@ def test_a_429_says_when_to_come_back_and_errors_carry_headers_too(settings):
     assert missing.status_code == 404 and missing["RateLimit-Remaining"] == "0"
     assert_error(refused, 429, "throttled")
     assert refused["Retry-After"] == "60" and refused["RateLimit-Remaining"] == "0"
+
+
+@pytest.mark.django_db
+def test_refused_keys_count_against_the_address_so_guessing_keys_is_limited_too(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"anon": "2/minute"}}
+    guesser = APIClient()
+    guesser.credentials(HTTP_AUTHORIZATION="Bearer lp_0123456789ab_" + "f" * 40)
+
+    first, second, third = (guesser.get(reverse("api-agent-pools")) for _ in range(3))
+    without_key = APIClient().get(reverse("api-agent-pools"))
+
+    assert_error(first, 401, "invalid_api_key")
+    assert (first["RateLimit-Remaining"], second["RateLimit-Remaining"]) == ("1", "0")
+    assert_error(third, 429, "throttled")
+    assert third["Retry-After"] == "30"
+    assert_error(without_key, 429, "throttled")  # same address, no key: the same bucket
 
 
 @pytest.mark.django_db
