@@ -257,6 +257,8 @@ HEALTHZ_RATE = env("HEALTHZ_RATE", default="60/minute")
 # The per-component detail of /healthz goes to staff and to callers sending `Authorization: Bearer <this>`; empty:
 # staff only. Everyone else gets the summary ("ok" or "error").
 HEALTHZ_TOKEN = env("HEALTHZ_TOKEN", default="")
+# Seconds the public summary is reused (per web process), so that frequent public calls cost the checks once.
+HEALTHZ_SUMMARY_MAX_AGE = 5
 
 LOGGING = {
     "version": 1,

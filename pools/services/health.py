@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -170,6 +171,23 @@ def system_health(*, components: list[str] | None = None) -> dict:
     results = {name: _run(name, CHECKS[name], warn_only=name in WARN_ONLY) for name in (components or CHECKS)}
     overall = "error" if any(result.status == "error" for result in results.values()) else "ok"
     return {"status": overall, "components": {name: asdict(result) for name, result in results.items()}}
+
+
+_recent_lock = threading.Lock()
+_recent: tuple[float, dict] | None = None
+
+
+def system_health_recent(*, max_age_seconds: float) -> dict:
+    """`system_health()`, reused for `max_age_seconds` in this process: the public summary, which anyone may ask for
+    as often as the rate limit allows, then costs the checks (a worker ping, the chain, the signer) once per period
+    instead of once per request. One computation at a time; a request that waited for it takes its result."""
+    global _recent
+    with _recent_lock:
+        if _recent is not None and time.monotonic() - _recent[0] < max_age_seconds:
+            return _recent[1]
+        report = system_health()
+        _recent = (time.monotonic(), report)
+        return report
 
 
 def health_summary(*, report: dict) -> dict:

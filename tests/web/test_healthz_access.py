@@ -19,6 +19,8 @@ SECRET_TEXT = "password authentication failed for user launchpad at 10.1.2.3"
 @pytest.fixture(autouse=True)
 def database_only(monkeypatch, settings):
     settings.HEALTHZ_TOKEN = TOKEN
+    settings.HEALTHZ_SUMMARY_MAX_AGE = 0  # each test sees its own parts (one test below turns the reuse on)
+    monkeypatch.setattr("pools.services.health._recent", None)
     monkeypatch.setattr("pools.services.health.CHECKS", {"database": CHECKS["database"]})
     cache.clear()  # rate-limit buckets
     yield
@@ -43,6 +45,19 @@ def test_the_summary_of_a_part_down_is_503_without_a_word_about_it(client, datab
     response = client.get(reverse("healthz"))
 
     assert (response.status_code, response.json()) == (503, {"status": "error"})
+
+
+def test_the_public_summary_is_reused_for_a_few_seconds_and_the_token_sees_the_parts_now(client, settings, monkeypatch):
+    settings.HEALTHZ_SUMMARY_MAX_AGE = 60
+    calls = []
+    monkeypatch.setattr("pools.services.health.CHECKS", {"database": lambda: calls.append(1) or {}})
+    assert [client.get(reverse("healthz")).status_code for _ in range(3)] == [200, 200, 200]
+    assert len(calls) == 1, "three public calls ran the checks once"
+
+    monkeypatch.setattr("pools.services.health.CHECKS", {"database": lambda: 1 / 0})
+
+    assert client.get(reverse("healthz")).status_code == 200  # the summary of a moment ago
+    assert client.get(reverse("healthz"), HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 503
 
 
 def test_the_token_gets_each_part(client):
