@@ -33,6 +33,9 @@ from urllib3.util import connection as urllib3_connection
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# A name may resolve to dozens of addresses; each unreachable one costs a whole connect timeout, while the delivery
+# holds its row. A few are enough to get past one address that is down.
+MAX_ADDRESSES_TRIED = 4
 INTERNAL_NAME_SUFFIXES = (".localhost", ".internal", ".local")
 # Well-known NAT64 prefix (RFC 6052): a NAT64 gateway forwards 64:ff9b::a.b.c.d to the IPv4 address a.b.c.d.
 NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
@@ -154,7 +157,7 @@ class _PinnedConnectionMixin:
         # Replaces urllib3's HTTPConnection._new_conn, which resolves self.host: the one place a second answer from
         # DNS could slip in. Each address is an IP literal, so create_connection does no DNS lookup.
         failure: Exception | None = None
-        for address in self.pinned_addresses:
+        for address in self.pinned_addresses[:MAX_ADDRESSES_TRIED]:
             try:
                 sock = urllib3_connection.create_connection(
                     (address, self.port),
@@ -205,7 +208,7 @@ class _PinnedPoolManager(PoolManager):
     def _new_pool(
         self, scheme: str, host: str, port: int, request_context: dict[str, Any] | None = None
     ) -> HTTPConnectionPool:
-        if host != self.pinned_host:
+        if host.strip("[]") != self.pinned_host.strip("[]"):  # urllib3 keeps an IPv6 literal's brackets
             raise OutboundRefused(f"{host} is not the host that was checked ({self.pinned_host}).")
         context = dict(self.connection_pool_kw if request_context is None else request_context)
         context["pinned_addresses"] = self.pinned_addresses  # not part of the pool key: one manager, one host

@@ -327,6 +327,31 @@ def test_the_pinned_adapter_connects_only_for_the_host_it_checked():
         adapter.poolmanager.connection_from_host("elsewhere.test", 443, scheme="https")
 
 
+def test_an_ipv6_literal_host_is_the_host_it_checked_with_or_without_brackets():
+    adapter = outbound.PinnedAdapter(host="2606:4700::1111", addresses=("2606:4700::1111",))
+
+    pool = adapter.poolmanager.connection_from_host("[2606:4700::1111]", 443, scheme="https")  # as urllib3 passes it
+
+    assert pool._new_conn().pinned_addresses == ("2606:4700::1111",)
+
+
+def test_at_most_a_few_addresses_are_tried_however_many_the_name_resolved_to(monkeypatch):
+    tried = []
+
+    def refuse(address, *args, **kwargs):  # a test double for the network: every address is unreachable
+        tried.append(address[0])
+        raise ConnectionRefusedError
+
+    monkeypatch.setattr(outbound.urllib3_connection, "create_connection", refuse)
+    addresses = tuple(f"93.184.215.{i}" for i in range(1, 31))
+    adapter = outbound.PinnedAdapter(host=HOOK_NAME, addresses=addresses)
+    connection = adapter.poolmanager.connection_from_host(HOOK_NAME, 443, scheme="https")._new_conn()
+
+    with pytest.raises(outbound.NewConnectionError):
+        connection._new_conn()
+    assert tried == list(addresses[: outbound.MAX_ADDRESSES_TRIED])
+
+
 # --- the address rules ------------------------------------------------------------------------------------------
 
 
