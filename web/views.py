@@ -177,8 +177,12 @@ def _siwe_throttled(request: HttpRequest) -> JsonResponse | None:
     )
 
 
-def _siwe_cookie_path() -> str:
-    return posixpath.commonpath([reverse("siwe-message"), reverse("siwe-verify")]) + "/"
+def _siwe_cookie() -> tuple[str, str]:
+    """The sign-in cookie's name and path. Over HTTPS it is a `__Host-` cookie (secure, path /, no domain), which a
+    sibling subdomain cannot plant with a binding it knows; plain-HTTP development cannot use the prefix."""
+    if settings.SESSION_COOKIE_SECURE:
+        return "__Host-" + SIWE_COOKIE, "/"
+    return SIWE_COOKIE, posixpath.commonpath([reverse("siwe-message"), reverse("siwe-verify")]) + "/"
 
 
 @require_POST
@@ -189,17 +193,18 @@ def siwe_message(request: HttpRequest) -> JsonResponse:
     try:
         challenge = siwe.siwe_message_prepare(
             address=request.POST.get("address", ""),
-            binding=request.COOKIES.get(SIWE_COOKIE, ""),
+            binding=request.COOKIES.get(_siwe_cookie()[0], ""),
             **_site(request),
         )
     except SiweError as exc:
         return _siwe_error(exc)
     response = JsonResponse({"message": challenge.message})
+    name, path = _siwe_cookie()
     response.set_cookie(
-        SIWE_COOKIE,
+        name,
         challenge.binding,
         max_age=int(siwe.SIWE_NONCE_TTL.total_seconds()),
-        path=_siwe_cookie_path(),
+        path=path,
         secure=settings.SESSION_COOKIE_SECURE,
         httponly=True,
         samesite="Strict",
@@ -216,7 +221,7 @@ def siwe_verify(request: HttpRequest) -> JsonResponse:
         address = siwe.siwe_login_verify(
             message=request.POST.get("message", ""),
             signature=request.POST.get("signature", ""),
-            binding=request.COOKIES.get(SIWE_COOKIE, ""),
+            binding=request.COOKIES.get(_siwe_cookie()[0], ""),
             **_site(request),
         )
     except SiweError as exc:
@@ -224,7 +229,8 @@ def siwe_verify(request: HttpRequest) -> JsonResponse:
     request.session.cycle_key()  # a new session id at sign-in: a planted one is worth nothing
     request.session[SESSION_ADDRESS] = address
     response = JsonResponse({"address": address, "next": reverse("account")})
-    response.delete_cookie(SIWE_COOKIE, path=_siwe_cookie_path(), samesite="Strict")
+    name, path = _siwe_cookie()
+    response.delete_cookie(name, path=path, samesite="Strict")
     return response
 
 

@@ -195,6 +195,16 @@ def test_asking_for_a_message_writes_no_database_row_and_its_nonce_expires_from_
     assert cookie["httponly"] and cookie["path"] == "/account/siwe/" and cookie["samesite"] == "Strict"
 
 
+def test_over_https_the_binding_is_a_host_only_cookie_a_sibling_subdomain_cannot_plant(client, settings):
+    settings.SESSION_COOKIE_SECURE = True
+
+    ask(client)
+
+    cookie = client.cookies["__Host-siwe_challenge"]
+    assert cookie["secure"] and cookie["path"] == "/" and not cookie["domain"] and cookie["httponly"]
+    assert "siwe_challenge" not in client.cookies
+
+
 def test_sign_in_requests_are_rate_limited_per_client_address_with_retry_after(client, settings):
     settings.SIWE_RATE = "3/minute"
     message = ask(client)
