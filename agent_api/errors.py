@@ -4,7 +4,7 @@ Services raise ApplicationError (pools/errors.py, and the API's own in agent_api
 every DRF error, into that shape with a stable code.
 """
 
-from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.exceptions import BadRequest, PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -26,6 +26,9 @@ def api_exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         # Django's own limit (DATA_UPLOAD_MAX_MEMORY_SIZE), met when request.body is read; quote the API's, lower one.
         exc = RequestBodyTooLarge()
+    elif isinstance(exc, SuspiciousOperation | BadRequest):
+        # Django answers these with a 400 (a forged header, a malformed request); DRF leaves them unhandled.
+        return _error(400, "bad_request", "The request is malformed.", {})
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound()  # Django's own, raised by get_object_or_404 and the like: the same stable code
     elif isinstance(exc, PermissionDenied):

@@ -22,12 +22,9 @@ class ApiKeyRateThrottle(BaseThrottle):
     def allow_request(self, request, view) -> bool:
         if isinstance(request.auth, ApiKey):
             scope = getattr(view, "throttle_scopes", {}).get(request.method, "agent")
-            key = f"{scope}:key{request.auth.pk}"
+            self.result = _hit(request, scope, f"key{request.auth.pk}")
         else:
-            scope = "anon"
-            key = f"anon:{ratelimit.client_ip(request)}"
-        self.result = ratelimit.limiter.hit(key, ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES[scope]))
-        ratelimit.remember(request, self.result)
+            self.result = _hit(request, "anon", ratelimit.client_ip(request))
         return self.result.allowed
 
     def wait(self) -> float | None:
@@ -43,8 +40,10 @@ def count_refused_caller(request) -> bool:
     True when the address is over its rate (answer 429 instead)."""
     if getattr(getattr(request, "_request", request), "rate_limit", None) is not None:
         return False  # the throttle ran already: it counted this request
-    result = ratelimit.limiter.hit(
-        f"anon:{ratelimit.client_ip(request)}", ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES["anon"])
-    )
+    return not _hit(request, "anon", ratelimit.client_ip(request)).allowed
+
+
+def _hit(request, scope: str, ident: str) -> ratelimit.Result:
+    result = ratelimit.hit(f"{scope}:{ident}", ratelimit.Rate.parse(api_settings.DEFAULT_THROTTLE_RATES[scope]))
     ratelimit.remember(request, result)
-    return not result.allowed
+    return result

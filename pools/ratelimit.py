@@ -5,20 +5,20 @@ allows a burst of N, then one request every window/N. The check and the update r
 server's clock, so twenty web processes counting the same client cannot each read "one left" and all go through,
 and their clocks do not matter.
 
-    result = limiter.hit("agent:key12", Rate.parse("600/minute"))
+    result = ratelimit.hit("agent:key12", Rate.parse("600/minute"))
     if not result.allowed: ...answer 429 with Retry-After: result.retry_after_seconds
 
 Every answer carries the IETF draft's RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy
-headers (`rate_limit_headers`); the request's middleware adds them from `request.rate_limit`.
+headers (`Result.headers()`); launchpad.middleware adds them from `request.rate_limit`.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import math
 import re
-import threading
 from dataclasses import dataclass
 
 import redis
@@ -109,42 +109,24 @@ class Result:
         return headers
 
 
-class Limiter:
-    """Counts in the Redis at settings.REDIS_URL. A Redis outage lets requests through (logged): the rate limit
-    protects capacity, it is not what keeps money safe, and an outage must not take the API down with it."""
-
-    def __init__(self, url: str | None = None):
-        self._url = url
-        self._client: redis.Redis | None = None
-        self._script = None
-        self._lock = threading.Lock()
-
-    def _gcra(self):
-        if self._script is None:
-            with self._lock:
-                if self._script is None:
-                    url = self._url or settings.REDIS_URL
-                    self._client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
-                    self._script = self._client.register_script(_GCRA)
-        return self._script
-
-    def hit(self, key: str, rate: Rate) -> Result:
-        try:
-            allowed, remaining, retry_us, reset_us = self._gcra()(
-                keys=[f"launchpad:rl:{key}"], args=[rate.limit, rate.window_seconds * 1_000_000]
-            )
-        except redis.RedisError:
-            logger.warning("rate limiter unavailable (Redis); letting the request through", exc_info=True)
-            return Result(True, rate, rate.limit, 0, 0)
-        return Result(bool(allowed), rate, int(remaining), int(retry_us) / 1e6, int(reset_us) / 1e6)
-
-    def reset(self, key: str) -> None:
-        """Forget a bucket (tests, and an operator unblocking a client)."""
-        self._gcra()
-        self._client.delete(f"launchpad:rl:{key}")
+@functools.cache
+def _gcra(url: str):
+    client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+    return client.register_script(_GCRA)  # EVALSHA, falling back to EVAL once per server
 
 
-limiter = Limiter()
+def hit(key: str, rate: Rate) -> Result:
+    """Count one request against the bucket `key`, in the Redis at settings.REDIS_URL. A Redis outage lets requests
+    through (logged): the rate limit protects capacity, it is not what keeps money safe, and an outage must not take
+    the API down with it."""
+    try:
+        allowed, remaining, retry_us, reset_us = _gcra(settings.REDIS_URL)(
+            keys=[f"launchpad:rl:{key}"], args=[rate.limit, rate.window_seconds * 1_000_000]
+        )
+    except redis.RedisError:
+        logger.warning("rate limiter unavailable (Redis); letting the request through", exc_info=True)
+        return Result(True, rate, rate.limit, 0, 0)
+    return Result(bool(allowed), rate, int(remaining), int(retry_us) / 1e6, int(reset_us) / 1e6)
 
 
 def client_ip(request: HttpRequest) -> str:
@@ -171,7 +153,7 @@ def client_ip(request: HttpRequest) -> str:
 
 def hit_client(request: HttpRequest, scope: str, rate: str | Rate) -> Result:
     """Count one request of `scope` for this client (by address) and remember it for the response's headers."""
-    result = limiter.hit(f"{scope}:{client_ip(request)}", rate if isinstance(rate, Rate) else Rate.parse(rate))
+    result = hit(f"{scope}:{client_ip(request)}", rate if isinstance(rate, Rate) else Rate.parse(rate))
     remember(request, result)
     return result
 

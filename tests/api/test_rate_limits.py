@@ -90,7 +90,7 @@ def test_a_malformed_rate_in_the_settings_fails_the_system_checks(settings):
 def test_the_bucket_allows_a_burst_of_the_limit_then_refuses_with_the_time_to_wait():
     rate, key = ratelimit.Rate.parse("3/minute"), f"test:{uuid.uuid4().hex}"
 
-    results = [ratelimit.limiter.hit(key, rate) for _ in range(4)]
+    results = [ratelimit.hit(key, rate) for _ in range(4)]
 
     assert [r.allowed for r in results] == [True, True, True, False]
     assert [r.remaining for r in results[:3]] == [2, 1, 0]
