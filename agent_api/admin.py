@@ -17,7 +17,9 @@ from agent_api.models import (
 )
 from agent_api.services.api_keys import api_key_create, api_key_revoke
 from agent_api.services.webhooks import webhook_deliveries_requeue
+from chain.errors import ChainError
 from pools.models import BPS, Pool
+from pools.services.pools import InvalidPoolConfiguration, raise_asset_details
 
 
 @admin.register(ApiKey)
@@ -65,9 +67,43 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, "Revoked: requests with these keys are refused from now on.")
 
 
+class AllowedRaiseAssetForm(forms.ModelForm):
+    """The admin names the asset; its symbol and decimals are the token's own, read from the chain on save."""
+
+    class Meta:
+        model = AllowedRaiseAsset
+        fields = ["address", "max_hard_cap"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if "address" not in cleaned or not self.has_changed() or cleaned.get("DELETE"):
+            return cleaned
+        try:
+            asset = raise_asset_details(address=cleaned["address"])
+        except InvalidPoolConfiguration as refused:
+            self.add_error("address", refused.details.get("raise_asset", refused.message))
+        except ChainError as exc:
+            self.add_error("address", f"Could not read the token from the chain, try again: {exc}")
+        else:
+            cleaned["address"] = asset.address
+            self.instance.symbol, self.instance.decimals = asset.symbol, asset.decimals
+        return cleaned
+
+
 class AllowedRaiseAssetInline(admin.TabularInline):
     model = AllowedRaiseAsset
+    form = AllowedRaiseAssetForm
+    fields = ["address", "token_symbol", "token_decimals", "max_hard_cap"]
+    readonly_fields = ["token_symbol", "token_decimals"]
     extra = 1
+
+    @admin.display(description="symbol")
+    def token_symbol(self, asset: AllowedRaiseAsset) -> str:
+        return asset.symbol if asset.pk else "read from the token on save"
+
+    @admin.display(description="decimals")
+    def token_decimals(self, asset: AllowedRaiseAsset) -> str:
+        return str(asset.decimals) if asset.pk else ""
 
 
 class AllowedTreasuryInline(admin.TabularInline):

@@ -52,3 +52,12 @@ class InsufficientFunds(ChainError):
 
 class ReplacementUnderpriced(ChainError):
     """A transaction at this nonce with higher fees is already pending."""
+
+
+class NotAnErc20(ChainError):
+    """The address does not answer ERC-20's metadata calls as a token does: no code there, a call reverted or
+    answered nothing or garbage. The chain answered, so asking again will not help."""
+
+    def __init__(self, message: str, *, address: str) -> None:
+        super().__init__(message)
+        self.address = address

@@ -1,5 +1,5 @@
-"""Chain reads for the website and dashboard, read-only: a claim's status, and every launched pair's reserves and
-every price feed's answer at one block, in one batched read.
+"""Chain reads for the website and dashboard, read-only: a claim's status, an ERC-20's symbol and decimals, and every
+launched pair's reserves and every price feed's answer at one block, in one batched read.
 
 Callers get plain dataclasses of integers, and chain errors as chain.errors.
 """
@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_abi import decode, encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
 from requests.exceptions import RequestException
-from web3.exceptions import Web3Exception
+from web3 import Web3
+from web3.exceptions import ContractLogicError, Web3Exception, Web3RPCError
 
 from chain.artifacts import load_artifact
 from chain.client import chain_deployment, web3_client
-from chain.errors import ChainError, ChainUnavailable
+from chain.errors import ChainError, ChainUnavailable, NotAnErc20, RpcError
 from chain.rpc import hex_int, json_rpc
 
 
@@ -30,6 +32,8 @@ TOTAL_SUPPLY = _selector("totalSupply()")
 BALANCE_OF = _selector("balanceOf(address)")
 LATEST_ROUND_DATA = _selector("latestRoundData()")
 DECIMALS = _selector("decimals()")
+SYMBOL = _selector("symbol()")
+MAX_ERC20_DECIMALS = 255  # decimals() is a uint8
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,72 @@ def claim_status(*, vault: str, account: str, allocation: int) -> ClaimStatus:
         vesting_end=end,
         chain_time=now,
     )
+
+
+@dataclass(frozen=True)
+class Erc20Metadata:
+    symbol: str
+    decimals: int
+
+
+def erc20_metadata(*, address: str, w3: Web3 | None = None) -> Erc20Metadata:
+    """An ERC-20's symbol() and decimals(), read with eth_call at the latest block.
+
+    The symbol may be a `string` or, as some old tokens (MKR) have it, a `bytes32` (trailing NULs stripped).
+    NotAnErc20 when there is no code at the address, a call reverts, answers nothing or garbage, decimals() is above
+    255, or the symbol is not UTF-8; ChainUnavailable or RpcError when the node did not answer properly.
+    """
+    w3 = w3 or web3_client()
+    token = to_checksum_address(address)
+    try:
+        if not w3.eth.get_code(token):
+            raise NotAnErc20(f"there is no contract code at {token}", address=token)
+        decimals_answer = _erc20_call(w3, token, DECIMALS, "decimals()")
+        symbol_answer = _erc20_call(w3, token, SYMBOL, "symbol()")
+    except ChainError:
+        raise
+    except (RequestException, OSError) as exc:
+        raise ChainUnavailable(f"could not read the token at {token}: {exc}") from exc
+    except Web3RPCError as exc:
+        raise RpcError(f"the node refused to read the token at {token}: {exc}") from exc
+    except Web3Exception as exc:
+        raise ChainUnavailable(f"could not read the token at {token}: {exc}") from exc
+    return Erc20Metadata(
+        symbol=_decode_symbol(symbol_answer, token=token), decimals=_decode_decimals(decimals_answer, token=token)
+    )
+
+
+def _erc20_call(w3: Web3, token: str, data: str, name: str) -> bytes:
+    try:
+        answer = bytes(w3.eth.call({"to": token, "data": data}))
+    except ContractLogicError as exc:
+        raise NotAnErc20(f"{name} reverted at {token} ({exc})", address=token) from exc
+    if not answer:
+        raise NotAnErc20(f"{name} answered nothing at {token}", address=token)
+    return answer
+
+
+def _decode_decimals(answer: bytes, *, token: str) -> int:
+    if len(answer) != 32:
+        raise NotAnErc20(f"decimals() answered {len(answer)} bytes at {token}, not one number", address=token)
+    decimals = int.from_bytes(answer, "big")
+    if decimals > MAX_ERC20_DECIMALS:
+        raise NotAnErc20(f"decimals() answered {decimals} at {token}, above {MAX_ERC20_DECIMALS}", address=token)
+    return decimals
+
+
+def _decode_symbol(answer: bytes, *, token: str) -> str:
+    if len(answer) == 32:  # bytes32, as MKR has it (a string answer is at least 64 bytes: offset and length)
+        raw = answer.rstrip(b"\x00")
+    else:
+        try:
+            (raw,) = decode(["bytes"], answer)
+        except (DecodingError, OverflowError, ValueError) as exc:
+            raise NotAnErc20(f"symbol() answered neither a string nor a bytes32 at {token}", address=token) from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NotAnErc20(f"symbol() at {token} is not UTF-8 text ({raw!r})", address=token) from exc
 
 
 def price_feed_for(*, raise_asset: str) -> str:

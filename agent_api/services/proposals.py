@@ -214,8 +214,6 @@ def pool_propose(
         problems = _Problems(unparsed=unparsed)
         for field, message in pool_configuration_errors(pool=pool, now=now).items():
             problems.add(field, message, reads=_RULE_ALSO_READS.get(field, ()))
-        if pool.opens_at is not None and pool.opens_at <= now:
-            problems.add("opens_at", "The opening time must be in the future.")
         _bounds_problems(pool=pool, bounds=bounds, asset=asset, problems=problems)
         if problems.by_field:
             error = InvalidProposalInput if unparsed else InvalidPoolProposal

@@ -4,8 +4,11 @@ or CANCELLED. Every transition goes through here; an invalid one is refused with
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NoReturn
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
@@ -29,6 +32,9 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{1,10}$")
 MAX_PROTECTION_BLOCKS = 300
+# A raise asset with more decimals would make amounts too large for the columns and the signer's numbers.
+MAX_RAISE_ASSET_DECIMALS = 30
+RAISE_ASSET_SYMBOL_LENGTH = Pool._meta.get_field("raise_asset_symbol").max_length
 
 
 class InvalidTransition(ApplicationError):
@@ -58,26 +64,109 @@ def _locked(pool_id: int) -> Pool:
 # --- validation --------------------------------------------------------------------------------------------------
 
 
-def _address_error(value: str, *, field: str, required: bool) -> dict[str, str]:
+def address_problem(value: str, *, required: bool) -> str:
+    """What is wrong with an address as typed ("" when nothing is): 0x and 40 hexadecimal digits, and a mixed-case
+    one must carry a valid EIP-55 checksum (so that a typo shows)."""
     if not value:
-        return {field: "Required."} if required else {}
-    if not is_hex_address(value):
-        return {field: "Not an address: 0x followed by 40 hexadecimal digits."}
-    if value != value.lower() and not is_checksum_address(value):
-        return {field: "The mixed-case checksum is wrong: check for a typo."}
-    return {}
+        return "Required." if required else ""
+    if not (value.startswith("0x") and is_hex_address(value)):
+        return "Not an address: 0x followed by 40 hexadecimal digits."
+    digits = value[2:]
+    if digits not in (digits.lower(), digits.upper()) and not is_checksum_address(value):
+        return "The mixed-case checksum is wrong: check for a typo."
+    return ""
+
+
+def agent_wallet_problem(value: str) -> str:
+    """What is wrong with an agent's wallet address ("" when nothing is): it is required, and an address."""
+    return address_problem(value, required=True)
+
+
+@dataclass(frozen=True)
+class RaiseAsset:
+    """What a pool raises: a checksummed ERC-20 address ("" for the chain's native ETH), its symbol and decimals."""
+
+    address: str
+    symbol: str
+    decimals: int
+
+
+NATIVE_RAISE_ASSET = RaiseAsset(address=NATIVE_ASSET, symbol="ETH", decimals=18)
+
+
+def raise_asset_details(*, address: str) -> RaiseAsset:
+    """The raise asset at `address` as the chain has it ("" is native ETH: ETH with 18 decimals, no chain read).
+
+    InvalidPoolConfiguration (details {"raise_asset": message}) when the address is malformed, does not answer
+    ERC-20's decimals() and symbol(), has more than MAX_RAISE_ASSET_DECIMALS decimals, or a symbol a pool cannot
+    hold. Chain errors other than "not a token" (the node down or refusing) pass through as chain.errors.ChainError.
+    """
+    from chain.errors import NotAnErc20
+    from chain.reads import erc20_metadata
+
+    if address == NATIVE_ASSET:
+        return NATIVE_RAISE_ASSET
+    problem = address_problem(address, required=True)
+    if problem:
+        _refuse_raise_asset(problem)
+    token = to_checksum_address(address)
+    try:
+        metadata = erc20_metadata(address=token)
+    except NotAnErc20 as exc:
+        _refuse_raise_asset(
+            f"{token} does not answer decimals() and symbol(): not an ERC-20 token on chain {settings.CHAIN_ID} "
+            f"({exc})."
+        )
+    symbol, decimals = metadata.symbol, metadata.decimals
+    if decimals > MAX_RAISE_ASSET_DECIMALS:
+        _refuse_raise_asset(
+            f"The token at {token} has {decimals} decimals; at most {MAX_RAISE_ASSET_DECIMALS} are supported, so "
+            "that amounts in it fit."
+        )
+    if not symbol.strip() or not symbol.isprintable():
+        _refuse_raise_asset(f"The token at {token} answers symbol() with {symbol!r}: no symbol to show for it.")
+    if len(symbol) > RAISE_ASSET_SYMBOL_LENGTH:
+        _refuse_raise_asset(
+            f"The token at {token} calls itself {symbol!r}, {len(symbol)} characters: a pool's raise asset symbol "
+            f"holds at most {RAISE_ASSET_SYMBOL_LENGTH}."
+        )
+    return RaiseAsset(address=token, symbol=symbol, decimals=decimals)
+
+
+def _refuse_raise_asset(message: str) -> NoReturn:
+    raise InvalidPoolConfiguration(f"raise_asset: {message}", details={"raise_asset": message})
+
+
+def _raise_asset_mismatch(pool: Pool) -> dict[str, str]:
+    """The pool's stored symbol and decimals against the raise asset's own (read from the chain for an ERC-20)."""
+    asset = raise_asset_details(address=pool.raise_asset)
+    if (pool.raise_asset_symbol, pool.raise_asset_decimals) == (asset.symbol, asset.decimals):
+        return {}
+    source = f"the token at {asset.address} says" if asset.address else "native ETH is"
+    return {
+        "raise_asset": f"The pool says {pool.raise_asset_symbol} with {pool.raise_asset_decimals} decimals; {source} "
+        f"{asset.symbol} with {asset.decimals}: save the pool again in the admin, which reads them from the token."
+    }
 
 
 def pool_configuration_errors(*, pool: Pool, now: datetime | None = None, for_schedule: bool = False) -> dict:
-    """Field → message for everything wrong with a pool's launch configuration (empty when it is sound)."""
+    """Field → message for everything wrong with a pool's launch configuration (empty when it is sound).
+
+    Without the chain: the raise asset's symbol and decimals are checked against the token when the pool is
+    scheduled (pool_schedule), and are best filled by raise_asset_details in the first place.
+    """
     now = now or timezone.now()
     errors: dict[str, str] = {}
     if pool.liquidity_supply_bps + pool.depositor_supply_bps + pool.agent_supply_bps != BPS:
-        errors["agent_supply_bps"] = "Liquidity, depositor and agent shares of the supply must add up to 10,000 bps."
+        errors["agent_supply_bps"] = (
+            "Liquidity, depositor and agent shares of the supply must add up to 100% (10,000 bps)."
+        )
     if pool.liquidity_supply_bps == 0:
         errors["liquidity_supply_bps"] = "Some of the supply must go to the liquidity pool."
     if not 0 < pool.liquidity_raise_bps <= BPS:
-        errors["liquidity_raise_bps"] = "Between 1 and 10,000 bps of the raise must go to the liquidity pool."
+        errors["liquidity_raise_bps"] = (
+            "Between 0.01% and 100% (1 to 10,000 bps) of the raise must go to the liquidity pool."
+        )
     if pool.liquidity_raise_bps + pool.fee_bps > BPS:
         errors["fee_bps"] = "The liquidity share and the fee together cannot exceed the whole raise."
     if pool.fee_bps > 1_000:
@@ -100,25 +189,29 @@ def pool_configuration_errors(*, pool: Pool, now: datetime | None = None, for_sc
         errors["protection_blocks"] = f"The launch protection lasts at most {MAX_PROTECTION_BLOCKS} blocks."
     if pool.protection_blocks and not pool.max_buy_per_tx:
         errors["max_buy_per_tx"] = "Set the largest buy allowed during the protection window."
-    if pool.raise_asset != NATIVE_ASSET:
-        errors |= _address_error(pool.raise_asset, field="raise_asset", required=False)
-    errors |= _address_error(pool.fee_recipient, field="fee_recipient", required=for_schedule)
-    errors |= _address_error(pool.treasury_address, field="treasury_address", required=for_schedule)
-    if for_schedule:
-        errors |= _address_error(pool.agent.wallet_address, field="agent", required=True)
+    for field, value, required in (
+        ("raise_asset", pool.raise_asset, False),  # empty: native ETH
+        ("fee_recipient", pool.fee_recipient, for_schedule),
+        ("treasury_address", pool.treasury_address, for_schedule),
+    ):
+        if problem := address_problem(value, required=required):
+            errors[field] = problem
+    if for_schedule and (problem := agent_wallet_problem(pool.agent.wallet_address)):
+        errors["agent"] = f"The agent's wallet address: {problem}"
     if pool.lp_policy == Pool.LpPolicy.LOCK and (pool.lp_lock_until is None or pool.lp_lock_until <= now):
         errors["lp_lock_until"] = "A locked LP needs an unlock date in the future."
     if pool.price_mode == Pool.PriceMode.USD_TARGET and pool.target_price_usd_e8 <= 0:
         errors["target_price_usd_e8"] = "Set the USD price per token (8 decimals) for a USD-target price."
     if not 0 < pool.oracle_tolerance_bps <= 2_000:
-        errors["oracle_tolerance_bps"] = "Between 1 and 2,000 bps (20%)."
+        errors["oracle_tolerance_bps"] = "Between 0.01% and 20% (1 to 2,000 bps)."
+    # A draft (or a pool being scheduled) still has its opening ahead of it.
+    if (for_schedule or pool.status == Status.DRAFT) and pool.opens_at is not None and pool.opens_at <= now:
+        errors["opens_at"] = "The opening time must be in the future."
     if pool.opens_at is None or pool.closes_at is None:
         errors["closes_at"] = "Set when the raise opens and closes."
     else:
         if pool.closes_at <= pool.opens_at:
             errors["closes_at"] = "The raise must close after it opens."
-        if for_schedule and pool.opens_at <= now:
-            errors["opens_at"] = "The opening time must be in the future."
         if pool.access == Pool.Access.WHITELIST_THEN_PUBLIC and not (
             pool.whitelist_until and pool.opens_at < pool.whitelist_until < pool.closes_at
         ):
@@ -195,7 +288,8 @@ def signer_credit_params(*, pool: Pool) -> dict:
 
 
 def pool_schedule(*, pool_id: int) -> Pool:
-    """DRAFT → SCHEDULED: validate, and have the signer create the pool's key and seal its parameters."""
+    """DRAFT → SCHEDULED: validate (the raise asset's symbol and decimals against the chain's), and have the signer
+    create the pool's key and seal its parameters."""
     from pools.signer import signer_client
 
     with transaction.atomic():
@@ -204,6 +298,12 @@ def pool_schedule(*, pool_id: int) -> Pool:
             return pool  # already done: scheduling twice changes nothing
         transition_pool(pool, Status.SCHEDULED)
         _validate(pool, for_schedule=True)
+        # The backstop for a symbol or decimals typed by hand (or saved before they were read from the token): the
+        # chain's word goes, as every amount of the pool is shown and priced with them.
+        if mismatch := _raise_asset_mismatch(pool):
+            raise InvalidPoolConfiguration(
+                f"The pool's raise asset is not what it says ({mismatch['raise_asset']})", details=mismatch
+            )
         # The signer call is idempotent for identical parameters, so a retry after a crash here is harmless. `final`:
         # once public, the rules cannot change under the depositors (only an early close may move the close).
         answer = signer_client().register_pool(

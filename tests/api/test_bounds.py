@@ -202,7 +202,7 @@ def test_a_proposal_breaking_several_bounds_lists_all_of_them_with_rule_and_fiel
         "oracle_max_age_seconds", "fee_recipient",
     }  # fmt: skip
     assert details["agent_supply_bps"] == [
-        "Liquidity, depositor and agent shares of the supply must add up to 10,000 bps.",
+        "Liquidity, depositor and agent shares of the supply must add up to 100% (10,000 bps).",
         "At most 1000 bps of the supply for you (your bound max_agent_supply_bps).",
     ]
     assert "min_fee_bps" in details["fee_bps"][0]

@@ -167,7 +167,9 @@ def test_the_event_layouts_are_the_contracts():
 @pytest.mark.django_db(transaction=True)
 def test_an_erc20_pool_launched_with_a_refund_checks_out(chain, live_server, tmp_path):  # noqa: F811
     fields = {"soft_cap": 10 * USDC, "hard_cap": 200 * USDC, "max_contribution": 5 * USDC}
-    pool = scheduled_pool(chain, raise_asset=chain_deployment().usdc, raise_asset_symbol="USDC", **fields)
+    pool = scheduled_pool(
+        chain, raise_asset=chain_deployment().usdc, raise_asset_symbol="USDC", raise_asset_decimals=6, **fields
+    )
     senders = deposit_tokens(chain, pool, [5 * USDC, 4 * USDC, 7 * USDC], label="verified-usdc")
     index_until_confirmed(chain)
     pool = close_raise(chain, pool)
