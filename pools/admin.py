@@ -3,24 +3,32 @@ their refunds wait and retry them now; set one refund aside for manual handling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Sum
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from eth_utils import is_hex_address, to_checksum_address
+from eth_utils import to_checksum_address
 
+from pools.admin_forms import ASSET_READINGS, FIELD_LABELS, ConvertedField, PoolAdminForm, shown
 from pools.errors import ApplicationError
 from pools.models import Agent, Deposit, IndexerCursor, Pool, Refund
-from pools.selectors.launch_preview import launch_preview
+from pools.selectors.launch_preview import launch_scenarios
 from pools.selectors.refunds import refund_totals_by_status
-from pools.services.launch import launch_give_up
+from pools.services.launch import cannot_launch_reason, launch_give_up, launch_request
 from pools.services.pools import (
+    agent_wallet_problem,
     pool_cancel,
     pool_close_early,
     pool_configuration_errors,
@@ -44,52 +52,24 @@ def _failure(exc: Exception) -> str:
     return exc.message if isinstance(exc, ApplicationError) else f"{type(exc).__name__}: {exc}"
 
 
+class AgentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Agent
+        fields = ["name", "description", "wallet_address"]
+
+    def clean_wallet_address(self) -> str:
+        address = self.cleaned_data["wallet_address"].strip()
+        problem = agent_wallet_problem(address)
+        if problem:
+            raise forms.ValidationError(problem)
+        return to_checksum_address(address)
+
+
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
+    form = AgentAdminForm
     list_display = ["name", "wallet_address", "created_at"]
     search_fields = ["name", "wallet_address"]
-
-
-class PoolAdminForm(forms.ModelForm):
-    whitelist_addresses = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 6, "cols": 60}),
-        help_text="One address per line. Used when access is whitelist-only or whitelist-first.",
-    )
-
-    class Meta:
-        model = Pool
-        exclude = []  # noqa: DJ006 - the admin's fieldsets choose the fields
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["whitelist_addresses"].initial = "\n".join(
-                self.instance.whitelist.order_by("address").values_list("address", flat=True)
-            )
-
-    def clean_whitelist_addresses(self) -> list[str]:
-        addresses, bad = [], []
-        for line in self.cleaned_data["whitelist_addresses"].split():
-            (addresses if is_hex_address(line) else bad).append(line)
-        if bad:
-            raise forms.ValidationError(f"Not addresses: {', '.join(bad[:5])}")
-        return sorted({to_checksum_address(address) for address in addresses})
-
-    def clean(self):
-        cleaned = super().clean()
-        if self.errors:
-            return cleaned
-        candidate = self.instance
-        for field, value in cleaned.items():
-            if hasattr(candidate, field) and field != "whitelist_addresses":
-                setattr(candidate, field, value)
-        errors = pool_configuration_errors(pool=candidate)
-        if candidate.status == Pool.Status.DRAFT and candidate.opens_at and candidate.opens_at <= timezone.now():
-            errors["opens_at"] = "The opening time must be in the future."
-        for field, message in errors.items():
-            self.add_error(field if field in self.fields else None, message)
-        return cleaned
 
 
 class RefundsWaitingFilter(admin.SimpleListFilter):
@@ -107,6 +87,149 @@ class RefundsWaitingFilter(admin.SimpleListFilter):
         return queryset
 
 
+@dataclass(frozen=True)
+class PoolAction:
+    """Something an admin does to a pool through a service, after a page that says what will happen."""
+
+    name: str
+    title: str  # the button and the page's title
+    confirm: str  # the confirmation button
+    done: str
+    statuses: frozenset[str]  # the pools it is offered for (the service has the last word)
+    run: Callable[[Pool, HttpRequest], object]
+
+
+def _launch(pool: Pool, request: HttpRequest) -> None:
+    launch_request(pool_id=pool.pk, requested_by=f"admin {request.user.get_username()}")
+
+
+Status = Pool.Status
+POOL_ACTIONS = {
+    action.name: action
+    for action in [
+        PoolAction(
+            "schedule", "Schedule", "Yes, schedule it", "scheduled: the deposit address is ready",
+            frozenset({Status.DRAFT}), lambda pool, request: pool_schedule(pool_id=pool.pk),
+        ),
+        PoolAction(
+            "close_early", "Close early", "Yes, close the raise now", "closed",
+            frozenset({Status.OPEN}), lambda pool, request: pool_close_early(pool_id=pool.pk),
+        ),
+        PoolAction(
+            "launch", "Launch", "Yes, launch now", "launch requested: the launch job is on it",
+            frozenset({Status.CLOSED}), _launch,
+        ),
+        PoolAction(
+            "give_up_failed_launch", "Refund a failed launch", "Yes, refund every deposit", "refunding",
+            frozenset({Status.LAUNCHING}), lambda pool, request: launch_give_up(pool_id=pool.pk),
+        ),
+        PoolAction(
+            "cancel", "Cancel", "Yes, cancel and refund everyone", "cancelled",
+            frozenset({Status.DRAFT, Status.SCHEDULED, Status.OPEN, Status.CLOSED}),
+            lambda pool, request: pool_cancel(pool_id=pool.pk),
+        ),
+    ]
+}  # fmt: skip
+
+
+def _list_action(action: PoolAction):
+    """The action on the pools selected in the list: first its confirmation page, then (confirmed) the service."""
+
+    @admin.action(description=f"{action.title}…", permissions=["change"])
+    def run(modeladmin: PoolAdmin, request: HttpRequest, queryset) -> TemplateResponse | None:
+        pools = list(queryset.select_related("agent"))
+        if request.POST.get("confirmed") != "yes":
+            return modeladmin._confirmation(request, action, pools, from_list=True)
+        for pool in pools:
+            modeladmin._call(request, pool, action.run, action.done)
+        return None
+
+    run.__name__ = action.name
+    return run
+
+
+def _frozen(name: str) -> str:
+    return f"{name}_shown" if name in HUMAN_FIELDS else name
+
+
+def _display_setting(name: str):
+    """A frozen pool's setting in people's units with the integer stored (the form's fields are gone then)."""
+    return admin.display(description=FIELD_LABELS.get(name, name.replace("_", " ")))(
+        lambda self, pool: shown(pool, name)
+    )
+
+
+# The settings people type in other units than they are stored in; once frozen each is shown by `<name>_shown`.
+HUMAN_FIELDS = frozenset(name for name, field in PoolAdminForm.base_fields.items() if isinstance(field, ConvertedField))
+EDITABLE_FIELDSETS = [
+    ("Pool", {"fields": ["agent", "name", "status", "status_reason", "refunds_waiting"]}),
+    (
+        "Raise",
+        {
+            "fields": [
+                "chain_id",
+                ("raise_asset", "raise_asset_read"),
+                ("soft_cap", "hard_cap"),
+                ("min_contribution", "max_contribution"),
+                ("opens_at", "closes_at"),
+                ("access", "whitelist_until"),
+                "whitelist_addresses",
+                "confirmations",
+            ]
+        },
+    ),
+    (
+        "Token and split",
+        {
+            "fields": [
+                ("token_name", "token_symbol"),
+                "total_supply",
+                ("liquidity_supply_bps", "depositor_supply_bps", "agent_supply_bps"),
+                ("depositor_cliff_seconds", "depositor_vesting_seconds"),
+                ("agent_cliff_seconds", "agent_vesting_seconds"),
+                ("protection_blocks", "max_buy_per_tx"),
+            ]
+        },
+    ),
+    (
+        "Where the raise goes",
+        {
+            "fields": [
+                "liquidity_raise_bps",
+                ("fee_bps", "fee_recipient"),
+                "treasury_address",
+                ("lp_policy", "lp_lock_until"),
+            ]
+        },
+    ),
+    (
+        "Price and oracle",
+        {"fields": [("price_mode", "target_price_usd_e8"), ("oracle_tolerance_bps", "oracle_max_age_seconds")]},
+    ),
+    ("Launch preview", {"fields": ["launch_preview_table"]}),
+    (
+        "On chain",
+        {
+            "fields": [
+                "deposit_address",
+                "derivation_path",
+                ("raised_shown", "refund_owed_shown"),
+                ("balance_difference_shown", "balance_checked_at"),
+                ("closed_at", "closed_early_at"),
+                ("deposits_link", "refunds_link"),
+            ]
+        },
+    ),
+]
+FROZEN_FIELDSETS = [
+    (
+        title,
+        {"fields": [tuple(map(_frozen, row)) if isinstance(row, tuple) else _frozen(row) for row in opts["fields"]]},
+    )
+    for title, opts in EDITABLE_FIELDSETS
+]
+
+
 @admin.register(Pool)
 class PoolAdmin(admin.ModelAdmin):
     form = PoolAdminForm
@@ -122,16 +245,18 @@ class PoolAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", RefundsWaitingFilter, "access", "price_mode"]
     search_fields = ["name", "token_symbol", "deposit_address", "agent__name"]
-    actions = ["schedule", "close_early", "cancel", "give_up_failed_launch"]
+    actions = [_list_action(action) for action in POOL_ACTIONS.values()]
     readonly_fields = [
         "status",
         "status_reason",
         "refunds_waiting",
+        "chain_id",
+        "raise_asset_read",
         "deposit_address",
         "derivation_path",
-        "raised",
-        "refund_owed",
-        "balance_difference",
+        "raised_shown",
+        "refund_owed_shown",
+        "balance_difference_shown",
         "balance_checked_at",
         "closed_at",
         "closed_early_at",
@@ -139,76 +264,26 @@ class PoolAdmin(admin.ModelAdmin):
         "refunds_link",
         "launch_preview_table",
     ]
-    fieldsets = [
-        ("Pool", {"fields": ["agent", "name", "status", "status_reason", "refunds_waiting"]}),
-        (
-            "Raise",
-            {
-                "fields": [
-                    "chain_id",
-                    ("raise_asset", "raise_asset_symbol", "raise_asset_decimals"),
-                    ("soft_cap", "hard_cap"),
-                    ("min_contribution", "max_contribution"),
-                    ("opens_at", "closes_at"),
-                    ("access", "whitelist_until"),
-                    "whitelist_addresses",
-                    "confirmations",
-                ]
-            },
-        ),
-        (
-            "Token and split",
-            {
-                "fields": [
-                    ("token_name", "token_symbol", "total_supply"),
-                    ("liquidity_supply_bps", "depositor_supply_bps", "agent_supply_bps"),
-                    "liquidity_raise_bps",
-                    ("depositor_cliff_seconds", "depositor_vesting_seconds"),
-                    ("agent_cliff_seconds", "agent_vesting_seconds"),
-                    ("protection_blocks", "max_buy_per_tx"),
-                ]
-            },
-        ),
-        (
-            "Funds, liquidity and price",
-            {
-                "fields": [
-                    ("fee_bps", "fee_recipient"),
-                    "treasury_address",
-                    ("lp_policy", "lp_lock_until"),
-                    ("price_mode", "target_price_usd_e8"),
-                    ("oracle_tolerance_bps", "oracle_max_age_seconds"),
-                ]
-            },
-        ),
-        ("Launch preview (with the current raise)", {"fields": ["launch_preview_table"]}),
-        (
-            "On chain",
-            {
-                "fields": [
-                    "deposit_address",
-                    "derivation_path",
-                    ("raised", "refund_owed"),
-                    ("balance_difference", "balance_checked_at"),
-                    ("closed_at", "closed_early_at"),
-                    ("deposits_link", "refunds_link"),
-                ]
-            },
-        ),
-    ]
+    fieldsets = EDITABLE_FIELDSETS
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("agent")
 
-    def get_readonly_fields(self, request, obj=None):
+    @staticmethod
+    def _is_frozen(obj: Pool | None) -> bool:
         # Once scheduled, the configuration is registered with (and frozen by) the signer.
-        if obj is not None and obj.status != Pool.Status.DRAFT:
-            editable_never = [f.name for f in Pool._meta.fields] + ["whitelist_addresses"]
-            return list(dict.fromkeys(self.readonly_fields + editable_never))
+        return obj is not None and obj.status != Pool.Status.DRAFT
+
+    def get_fieldsets(self, request, obj=None):
+        return FROZEN_FIELDSETS if self._is_frozen(obj) else EDITABLE_FIELDSETS
+
+    def get_readonly_fields(self, request, obj=None):
+        if self._is_frozen(obj):
+            return flatten_fieldsets(FROZEN_FIELDSETS)
         return self.readonly_fields
 
     def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None and obj.status != Pool.Status.DRAFT:
+        if self._is_frozen(obj):
             kwargs["form"] = forms.ModelForm  # nothing to edit, nothing to validate
         return super().get_form(request, obj, change, **kwargs)
 
@@ -224,6 +299,12 @@ class PoolAdmin(admin.ModelAdmin):
     @admin.display(description="hard cap")
     def hard_cap_display(self, pool: Pool) -> str:
         return _amount(pool, pool.hard_cap)
+
+    @admin.display(description="raise asset read on chain")
+    def raise_asset_read(self, pool: Pool) -> str:
+        if not pool.pk:
+            return "Read from the token when you save."
+        return f"{pool.raise_asset_symbol}, {pool.raise_asset_decimals} decimals"
 
     @admin.display(description="balance", boolean=False)
     def flag(self, pool: Pool) -> str:
@@ -259,6 +340,8 @@ class PoolAdmin(admin.ModelAdmin):
 
     @admin.display(description="deposits")
     def deposits_link(self, pool: Pool) -> str:
+        if not pool.pk:
+            return "—"
         url = reverse("admin:pools_deposit_changelist") + f"?pool__id__exact={pool.pk}"
         return format_html('<a href="{}">{} deposits</a>', url, pool.deposits.count())
 
@@ -284,48 +367,68 @@ class PoolAdmin(admin.ModelAdmin):
     def launch_preview_table(self, pool: Pool) -> str:
         if not pool.pk:
             return "Save the pool to see a preview."
-        rows = launch_preview(pool=pool).lines(pool=pool)
-        return format_html("<table>{}</table>", format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", rows))
+        return _preview_html(pool)
 
-    def _run(self, request, queryset, service, done: str) -> None:
-        for pool in queryset:
-            self._call(request, pool, service, done)
+    # --- actions: each has a page that says what will happen, from the list (several pools) or a pool's page ---
 
-    def _call(self, request, pool: Pool, service, done: str) -> None:
+    def _call(self, request, pool: Pool, run: Callable[[Pool, HttpRequest], object], done: str) -> bool:
         """Run one pool's service; the admin says what failed instead of a server error."""
         try:
-            service(pool_id=pool.pk)
+            run(pool, request)
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the admin
             self.message_user(request, f"{pool}: {_failure(exc)}", level=messages.ERROR)
-        else:
-            self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
+            return False
+        self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
+        return True
 
-    @admin.action(description="Schedule: get a deposit address from the signer and freeze the configuration")
-    def schedule(self, request, queryset):
-        self._run(request, queryset, pool_schedule, "scheduled")
-
-    @admin.action(description="Close early (deposits from now on are owed back)")
-    def close_early(self, request, queryset):
-        self._run(request, queryset, pool_close_early, "closed")
-
-    @admin.action(description="Refund a failed launch in full (after the launch job gave up)")
-    def give_up_failed_launch(self, request, queryset):
-        self._run(request, queryset, launch_give_up, "refunding")
-
-    @admin.action(description="Cancel (every deposit is refunded)")
-    def cancel(self, request, queryset):
-        self._run(request, queryset, pool_cancel, "cancelled")
+    def _confirmation(self, request, action: PoolAction, pools: list[Pool], *, from_list: bool) -> TemplateResponse:
+        explained = [(pool, _what_happens(action, pool)) for pool in pools]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": f"{action.title}: are you sure?",
+            "action": action,
+            "original": pools[0] if len(pools) == 1 else None,
+            "explained": explained,
+            "from_list": from_list,
+            "selected": [pool.pk for pool in pools],
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "refused": [pool for pool, what in explained if what.get("refused")],
+        }
+        return TemplateResponse(request, "admin/pools/pool/confirm_action.html", context)
 
     def get_urls(self):
         retry = self.admin_site.admin_view(self.retry_refunds_view)
+        act = self.admin_site.admin_view(self.action_view)
         return [
             path("<path:object_id>/retry-refunds/", retry, name="pools_pool_retry_refunds"),
+            path("<path:object_id>/do/<str:action>/", act, name="pools_pool_action"),
             *super().get_urls(),
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "retry_refunds_statuses": REFUNDABLE_STATUSES}
+        pool = self.get_object(request, unquote(object_id))
+        offered = [a for a in POOL_ACTIONS.values() if pool is not None and pool.status in a.statuses]
+        extra_context = {
+            **(extra_context or {}),
+            "retry_refunds_statuses": REFUNDABLE_STATUSES,
+            "pool_actions": offered,
+        }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
+        """GET says what the action will do to this pool; POST does it through the service."""
+        pool = self.get_object(request, unquote(object_id))
+        if pool is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if action not in POOL_ACTIONS:
+            raise Http404(f"No action {action!r}.")
+        if not self.has_change_permission(request, pool):
+            raise PermissionDenied
+        if request.method == "POST":
+            self._call(request, pool, POOL_ACTIONS[action].run, POOL_ACTIONS[action].done)
+            return redirect("admin:pools_pool_change", pool.pk)
+        return self._confirmation(request, POOL_ACTIONS[action], [pool], from_list=False)
 
     def retry_refunds_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """GET says what a retry does and what is owed; POST forgets the wait and runs the refund job now."""
@@ -335,7 +438,9 @@ class PoolAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, pool):
             raise PermissionDenied
         if request.method == "POST":
-            self._call(request, pool, refunds_retry_now, "the refund job runs now.")
+            self._call(
+                request, pool, lambda pool, request: refunds_retry_now(pool_id=pool.pk), "the refund job runs now."
+            )
             return redirect("admin:pools_pool_change", pool.pk)
         totals = refund_totals_by_status(pool_id=pool.pk)
         context = {
@@ -351,6 +456,40 @@ class PoolAdmin(admin.ModelAdmin):
             ],
         }
         return TemplateResponse(request, "admin/pools/pool/retry_refunds.html", context)
+
+
+def _preview_html(pool: Pool) -> str:
+    try:
+        scenarios = launch_scenarios(pool=pool)
+    except ValueError as exc:  # a split beyond 100%: only an old or hand-made row can hold one (the form refuses it)
+        return f"No preview: {exc}"
+    return render_to_string("admin/pools/pool/_launch_preview.html", {"scenarios": scenarios})
+
+
+for _name in (*HUMAN_FIELDS, *ASSET_READINGS):
+    setattr(PoolAdmin, f"{_name}_shown", _display_setting(_name))
+
+
+def _what_happens(action: PoolAction, pool: Pool) -> dict:
+    """What the confirmation page says about one pool: the facts the action acts on, and why it would be refused."""
+    owed = Deposit.objects.filter(pool=pool).aggregate(count=Count("pk"), total=Sum("amount"))
+    facts = {
+        "raised": _amount(pool, pool.raised),
+        "soft_cap": _amount(pool, pool.soft_cap),
+        "hard_cap": _amount(pool, pool.hard_cap),
+        "deposits": owed["count"],
+        "deposited": _amount(pool, int(owed["total"] or 0)),
+        "soft_cap_met": pool.raised >= pool.soft_cap,
+    }
+    if pool.status not in action.statuses:
+        facts["refused"] = f"It is {pool.get_status_display().lower()}: {action.title.lower()} is not possible."
+    elif action.name == "launch":
+        facts["refused"] = cannot_launch_reason(pool=pool)
+        facts["preview"] = _preview_html(pool)
+    elif action.name == "schedule":
+        facts["problems"] = pool_configuration_errors(pool=pool, for_schedule=True)
+        facts["refused"] = "; ".join(facts["problems"].values())
+    return facts
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -57,12 +57,15 @@ def allow_eth_raises(agent) -> None:
 
 
 def admin_approves(pool_id: int) -> None:
-    """A staff member sets the fee recipient and schedules the pool from the admin, as the admin would."""
+    """A staff member sets the fee recipient and schedules the pool from the admin, as the admin would (the
+    confirmation page is tested in tests/raise/test_admin_pages.py: this posts the confirmed form)."""
     Pool.objects.filter(pk=pool_id).update(fee_recipient=fresh_address("platform-fee"))
     staff = Client()
     staff.force_login(User.objects.create_superuser("admin", "admin@example.org", "pw"))
     response = staff.post(
-        reverse("admin:pools_pool_changelist"), {"action": "schedule", "_selected_action": [pool_id]}, follow=True
+        reverse("admin:pools_pool_changelist"),
+        {"action": "schedule", "_selected_action": [pool_id], "confirmed": "yes"},
+        follow=True,
     )
     assert response.status_code == 200
     assert Pool.objects.get(pk=pool_id).status == Pool.Status.SCHEDULED, response.content.decode()[-2000:]

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pools.models import Pool, Refund, WhitelistEntry
-from tests.factories import AgentFactory, PoolFactory
+from tests.factories import AgentFactory, PoolFactory, pool_form_data
 from tests.web.support import ETHER, address
 
 pytestmark = pytest.mark.django_db
@@ -19,39 +19,28 @@ def staff_client(client):
     return client
 
 
-def form_data(agent, **overrides):
-    opens = timezone.now() + timedelta(hours=1)
-    data = {
-        "agent": agent.pk, "name": "Mind Pool", "chain_id": 31337, "raise_asset": "", "raise_asset_symbol": "ETH",
-        "raise_asset_decimals": 18, "soft_cap": "10000000000000000000", "hard_cap": "100000000000000000000",
-        "min_contribution": "0", "max_contribution": "0", "opens_at_0": opens.strftime("%Y-%m-%d"),
-        "opens_at_1": opens.strftime("%H:%M:%S"), "closes_at_0": (opens + timedelta(days=1)).strftime("%Y-%m-%d"),
-        "closes_at_1": opens.strftime("%H:%M:%S"), "access": "public", "confirmations": 2, "token_name": "Mind",
-        "token_symbol": "MIND", "total_supply": str(10**27), "liquidity_supply_bps": 5000,
-        "depositor_supply_bps": 4000, "agent_supply_bps": 1000, "liquidity_raise_bps": 8000,
-        "depositor_cliff_seconds": 0, "depositor_vesting_seconds": 0, "agent_cliff_seconds": 0,
-        "agent_vesting_seconds": 0, "protection_blocks": 0, "max_buy_per_tx": "0", "fee_bps": 100,
-        "fee_recipient": "", "treasury_address": "", "lp_policy": "burn", "price_mode": "implied",
-        "target_price_usd_e8": "0", "oracle_tolerance_bps": 200, "oracle_max_age_seconds": 3600,
-        "whitelist_addresses": "",
-    }  # fmt: skip
-    return {**data, **overrides}
-
-
-def test_admin_creates_a_valid_pool_as_a_draft(staff_client):
+def test_admin_creates_a_valid_pool_as_a_draft_storing_exact_integers(staff_client):
     agent = AgentFactory()
 
-    response = staff_client.post(reverse("admin:pools_pool_add"), form_data(agent))
+    response = staff_client.post(reverse("admin:pools_pool_add"), pool_form_data(agent))
 
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert Pool.objects.get().status == Pool.Status.DRAFT
+    pool = Pool.objects.get()
+    assert pool.status == Pool.Status.DRAFT
+    assert (pool.soft_cap, pool.hard_cap, pool.min_contribution) == (10 * 10**18, 100 * 10**18, 0)
+    assert (pool.raise_asset, pool.raise_asset_symbol, pool.raise_asset_decimals) == ("", "ETH", 18)
+    assert pool.total_supply == 10**27
+    assert (pool.liquidity_supply_bps, pool.depositor_supply_bps, pool.agent_supply_bps) == (5000, 4000, 1000)
+    assert (pool.fee_bps, pool.oracle_tolerance_bps, pool.liquidity_raise_bps) == (100, 200, 8000)
+    assert (pool.agent_cliff_seconds, pool.agent_vesting_seconds) == (30 * 86_400, 365 * 86_400)
+    assert (pool.depositor_vesting_seconds, pool.oracle_max_age_seconds) == (0, 3_600)
 
 
 def test_admin_refuses_a_split_that_does_not_add_up_and_a_bad_symbol(staff_client):
     agent = AgentFactory()
 
     response = staff_client.post(
-        reverse("admin:pools_pool_add"), form_data(agent, agent_supply_bps=2000, token_symbol="m!nd")
+        reverse("admin:pools_pool_add"), pool_form_data(agent, agent_supply_bps="20", token_symbol="m!nd")
     )
 
     body = response.content.decode()
@@ -75,7 +64,9 @@ def test_admin_cancel_action_reports_refusals_without_a_server_error(staff_clien
     launched = PoolFactory(status=Pool.Status.LAUNCHED)
 
     response = staff_client.post(
-        reverse("admin:pools_pool_changelist"), {"action": "cancel", "_selected_action": [launched.pk]}, follow=True
+        reverse("admin:pools_pool_changelist"),
+        {"action": "cancel", "_selected_action": [launched.pk], "confirmed": "yes"},
+        follow=True,
     )
 
     assert response.status_code == 200
