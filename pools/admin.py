@@ -1,5 +1,6 @@
-"""Django admin (staff only): configure pools, preview their launch, schedule / close early / cancel them; see why
-their refunds wait and retry them now; set one refund aside for manual handling."""
+"""Django admin (staff only): configure pools in people's units (pools/admin_forms.py), preview their launch, and
+schedule / close early / launch / cancel them after a page that says what will happen; see why their refunds wait and
+retry them now; set one refund aside for manual handling. Every rule is a service's; the admin converts and asks."""
 
 from __future__ import annotations
 
@@ -206,7 +207,6 @@ EDITABLE_FIELDSETS = [
         "Price and oracle",
         {"fields": [("price_mode", "target_price_usd_e8"), ("oracle_tolerance_bps", "oracle_max_age_seconds")]},
     ),
-    ("Launch preview", {"fields": ["launch_preview_table"]}),
     (
         "On chain",
         {
@@ -262,7 +262,6 @@ class PoolAdmin(admin.ModelAdmin):
         "closed_early_at",
         "deposits_link",
         "refunds_link",
-        "launch_preview_table",
     ]
     fieldsets = EDITABLE_FIELDSETS
 
@@ -286,6 +285,10 @@ class PoolAdmin(admin.ModelAdmin):
         if self._is_frozen(obj):
             kwargs["form"] = forms.ModelForm  # nothing to edit, nothing to validate
         return super().get_form(request, obj, change, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        # A scheduled pool has a deposit address people may send to: it ends by cancelling (refunds), not deleting.
+        return super().has_delete_permission(request, obj) and not self._is_frozen(obj)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -363,23 +366,16 @@ class PoolAdmin(admin.ModelAdmin):
             format_html_join("", ", {} {} ({})", counted),
         )
 
-    @admin.display(description="what the launch would do")
-    def launch_preview_table(self, pool: Pool) -> str:
-        if not pool.pk:
-            return "Save the pool to see a preview."
-        return _preview_html(pool)
-
     # --- actions: each has a page that says what will happen, from the list (several pools) or a pool's page ---
 
-    def _call(self, request, pool: Pool, run: Callable[[Pool, HttpRequest], object], done: str) -> bool:
+    def _call(self, request, pool: Pool, run: Callable[[Pool, HttpRequest], object], done: str) -> None:
         """Run one pool's service; the admin says what failed instead of a server error."""
         try:
             run(pool, request)
         except Exception as exc:  # noqa: BLE001 - every failure is reported to the admin
             self.message_user(request, f"{pool}: {_failure(exc)}", level=messages.ERROR)
-            return False
-        self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
-        return True
+        else:
+            self.message_user(request, f"{pool}: {done}", level=messages.SUCCESS)
 
     def _confirmation(self, request, action: PoolAction, pools: list[Pool], *, from_list: bool) -> TemplateResponse:
         explained = [(pool, _what_happens(action, pool)) for pool in pools]
@@ -413,7 +409,10 @@ class PoolAdmin(admin.ModelAdmin):
             **(extra_context or {}),
             "retry_refunds_statuses": REFUNDABLE_STATUSES,
             "pool_actions": offered,
+            "launch_preview": _preview_html(pool) if pool is not None else "",
         }
+        if self._is_frozen(pool):  # nothing to save: the signer holds the configuration
+            extra_context |= {"show_save": False, "show_save_and_continue": False, "show_save_and_add_another": False}
         return super().change_view(request, object_id, form_url, extra_context)
 
     def action_view(self, request: HttpRequest, object_id: str, action: str) -> HttpResponse:
@@ -472,13 +471,12 @@ for _name in (*HUMAN_FIELDS, *ASSET_READINGS):
 
 def _what_happens(action: PoolAction, pool: Pool) -> dict:
     """What the confirmation page says about one pool: the facts the action acts on, and why it would be refused."""
-    owed = Deposit.objects.filter(pool=pool).aggregate(count=Count("pk"), total=Sum("amount"))
+    deposits = Deposit.objects.filter(pool=pool).aggregate(count=Count("pk"), total=Sum("amount"))
     facts = {
         "raised": _amount(pool, pool.raised),
         "soft_cap": _amount(pool, pool.soft_cap),
-        "hard_cap": _amount(pool, pool.hard_cap),
-        "deposits": owed["count"],
-        "deposited": _amount(pool, int(owed["total"] or 0)),
+        "deposits": deposits["count"],
+        "deposited": _amount(pool, int(deposits["total"] or 0)),
         "soft_cap_met": pool.raised >= pool.soft_cap,
     }
     if pool.status not in action.statuses:
@@ -510,9 +508,9 @@ class DepositAdmin(ReadOnlyAdmin):
     list_display = [
         "pool",
         "sender",
-        "amount",
-        "credited_amount",
-        "refund_amount",
+        "amount_display",
+        "credited_display",
+        "refund_display",
         "refund_reason",
         "status",
         "block_number",
@@ -520,6 +518,18 @@ class DepositAdmin(ReadOnlyAdmin):
     list_filter = ["status", "refund_reason", "kind"]
     search_fields = ["sender", "tx_hash", "pool__name"]
     list_select_related = ["pool"]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_display(self, deposit: Deposit) -> str:
+        return _amount(deposit.pool, deposit.amount)
+
+    @admin.display(description="credited")
+    def credited_display(self, deposit: Deposit) -> str:
+        return _amount(deposit.pool, deposit.credited_amount)
+
+    @admin.display(description="owed back")
+    def refund_display(self, deposit: Deposit) -> str:
+        return _amount(deposit.pool, deposit.refund_amount)
 
 
 def _waiting_to_be_sent(refund: Refund) -> bool:

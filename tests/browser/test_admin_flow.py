@@ -79,6 +79,7 @@ def test_an_admin_creates_previews_schedules_closes_and_launches_a_pool_in_the_a
     assert pool.status == Pool.Status.SCHEDULED and pool.deposit_address
     expect(page.locator(".field-deposit_address")).to_contain_text(pool.deposit_address)
     expect(page.locator(".fieldBox.field-soft_cap_shown")).to_contain_text("5 ETH = 5,000,000,000,000,000,000 wei")
+    screenshot(page, "admin-pool-scheduled")
 
     assert pools_open_due(now=pool.opens_at) == [pool.pk]  # the worker's beat
     deposit_from(chain, pool, [5 * ETHER, 5 * ETHER], at=pool.opens_at + timedelta(minutes=1), label="admin-flow")

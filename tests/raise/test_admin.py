@@ -45,7 +45,7 @@ def test_admin_refuses_a_split_that_does_not_add_up_and_a_bad_symbol(staff_clien
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "must add up to 10,000 bps" in body
+    assert "must add up to 100% (10,000 bps)" in body
     assert "capital letters and digits" in body
     assert not Pool.objects.exists()
 

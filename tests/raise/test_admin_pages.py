@@ -53,7 +53,8 @@ def test_the_change_page_of_a_pool_renders_in_every_status_with_its_settings_in_
         assert 'name="soft_cap" value="10"' in body and 'name="fee_bps" value="1.5"' in body
         assert 'value="30 days"' in body
     else:  # frozen: shown, not editable, in people's units with the integer stored
-        assert 'name="soft_cap"' not in body
+        assert 'name="soft_cap"' not in body and 'name="_save"' not in body  # nothing to save
+        assert reverse("admin:pools_pool_delete", args=[pool.pk]) not in body  # it ends by cancelling
         assert "10 ETH = 10,000,000,000,000,000,000 wei" in body
         assert "1.5% = 150 bps" in body and "30 days = 2,592,000 seconds" in body
     for action in POOL_ACTIONS.values():
@@ -67,8 +68,10 @@ def test_the_list_and_the_add_page_render(staff_client):
 
     listed = staff_client.get(reverse("admin:pools_pool_changelist"))
     added = staff_client.get(reverse("admin:pools_pool_add"))
+    deposits = staff_client.get(reverse("admin:pools_deposit_changelist"))
 
     assert listed.status_code == 200 and listed.content.decode().count("12 ETH") == len(STATUSES)
+    assert deposits.status_code == 200 and "12 ETH" in deposits.content.decode()  # in units, not wei
     assert added.status_code == 200 and "Read from the token when you save." in added.content.decode()
     assert "Save the pool to see a preview." in added.content.decode()
 
