@@ -37,7 +37,12 @@ class ConvertedInput(forms.TextInput):
     def conversion(self, value) -> str:
         """The integer a well-formed value stores, grouped; "" while it does not parse (the error says why)."""
         try:
-            number = parse_duration(value or "") if self.decimals is None else parse_units(value or "", self.decimals)
+            text = str(value or "")
+            number = (
+                parse_duration(text)
+                if self.decimals is None
+                else parse_units(text.strip().removeprefix("$"), self.decimals, unit=self.unit)
+            )
         except UnitsError:
             return ""
         return f"{number:,}"

@@ -112,20 +112,21 @@ def chain_settings(settings, anvil, dev_chain):
 @pytest.mark.chain
 @pytest.mark.django_db
 def test_usdc_amounts_are_read_with_the_decimals_the_token_answers(admin_client, chain_settings):
-    agent = AgentFactory()
+    largest = format_units(UINT256_MAX, 6)
     data = pool_form_data(
-        agent, raise_asset=chain_settings.usdc, soft_cap="0.000001", hard_cap="25,000", max_contribution="1,000.5"
-    )
+        AgentFactory(), raise_asset=chain_settings.usdc, soft_cap="0.000001", hard_cap=largest,
+        max_contribution="25,000.5",
+    )  # fmt: skip
 
     response = admin_client.post(reverse("admin:pools_pool_add"), data)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     pool = Pool.objects.get()
     assert (pool.raise_asset_symbol, pool.raise_asset_decimals) == ("USDC", 6)
-    assert (pool.soft_cap, pool.hard_cap, pool.max_contribution) == (1, 25_000 * 10**6, 1_000_500_000)
+    assert (pool.soft_cap, pool.hard_cap, pool.max_contribution) == (1, UINT256_MAX, 25_000_500_000)
     page = admin_client.get(reverse("admin:pools_pool_change", args=[pool.pk])).content.decode()
-    assert "USDC, 6 decimals" in page and 'name="hard_cap" value="25,000"' in page
-    assert "At the hard cap (25,000 USDC)" in page
+    assert "USDC, 6 decimals" in page and 'name="max_contribution" value="25,000.5"' in page
+    assert f"At the hard cap ({largest} USDC)" in page
 
 
 @pytest.mark.integration
@@ -172,3 +173,13 @@ def test_a_chain_that_does_not_answer_is_a_form_error_not_a_server_error(admin_c
     assert response.status_code == 200
     assert "The token could not be read, the chain did not answer" in response.content.decode()
     assert not Pool.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_refused_form_keeps_what_was_typed_and_shows_what_it_stores(admin_client):
+    data = pool_form_data(AgentFactory(), fee_bps="1.5%", target_price_usd_e8="$0.0001", token_symbol="bad")
+
+    body = admin_client.post(reverse("admin:pools_pool_add"), data).content.decode()
+
+    assert 'value="1.5%"' in body and "stores <output>150</output> bps" in body
+    assert 'value="$0.0001"' in body and "stores <output>10,000</output> USD × 10⁸" in body
