@@ -8,12 +8,12 @@ from django.core.exceptions import ValidationError
 from eth_utils import is_hex_address, to_checksum_address
 
 from chain.errors import ChainError
+from enclave_signer.allocation import TOKEN_DECIMALS
 from pools.models import Pool
+from pools.selectors.launch_preview import USD_DECIMALS
 from pools.services.pools import InvalidPoolConfiguration, pool_configuration_errors, raise_asset_details
 from pools.units import UnitsError, format_duration, format_units, parse_duration, parse_units
 
-TOKEN_DECIMALS = 18
-USD_DECIMALS = 8
 BPS_DECIMALS = 2  # 1 bps = 0.01 %
 
 

@@ -35,30 +35,6 @@ class LaunchPreview:
     price_usd_e8: int | None
     liquidity_known: bool  # False for a USD-target pool without the oracle's answer: paired and burned are guesses
 
-    def lines(self, *, pool: Pool) -> list[tuple[str, str]]:
-        """(label, value) rows for people, amounts formatted exactly from integers."""
-        asset, decimals = pool.raise_asset_symbol, pool.raise_asset_decimals
-        token = pool.token_symbol
-        rows = [
-            ("Raised (credited)", f"{format_units(self.raised, decimals)} {asset}"),
-            ("Paired in the pool", f"{format_units(self.liquidity_funds, decimals)} {asset}"),
-            ("Platform fee", f"{format_units(self.fee, decimals)} {asset}"),
-            ("To the treasury", f"{format_units(self.treasury, decimals)} {asset}"),
-            ("Tokens paired in the pool", f"{format_units(self.liquidity_tokens, TOKEN_DECIMALS)} {token}"),
-            ("Tokens burned (unused liquidity share)", f"{format_units(self.burned_tokens, TOKEN_DECIMALS)} {token}"),
-            ("Tokens for depositors (claim vault)", f"{format_units(self.depositor_tokens, TOKEN_DECIMALS)} {token}"),
-            ("Tokens for the agent (vesting)", f"{format_units(self.agent_tokens, TOKEN_DECIMALS)} {token}"),
-        ]
-        if self.price_in_asset is not None:
-            rows.append((f"Pool price per {token}", f"{format_units(self.price_in_asset, decimals)} {asset}"))
-        if self.price_usd_e8 is not None:
-            rows.append((f"Pool price per {token} in USD", "$" + format_units(self.price_usd_e8, USD_DECIMALS)))
-        if self.oracle_answer is not None:
-            rows.append((f"Oracle {asset}/USD", "$" + format_units(self.oracle_answer, USD_DECIMALS)))
-        if self.oracle_error:
-            rows.append(("Oracle", self.oracle_error))
-        return rows
-
 
 def _oracle_answer(pool: Pool) -> tuple[int | None, str]:
     try:
