@@ -7,10 +7,10 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator
 from django.db import models
-from eth_utils import is_checksum_address, is_hex_address
 
 from pools.fields import WeiField
 from pools.models import BPS, Agent, Pool, PoolEvent
+from pools.services.pools import address_problem
 
 
 class ApiKey(models.Model):
@@ -139,11 +139,9 @@ class AllowedRaiseAsset(models.Model):
 
 
 def validate_address(value: str) -> None:
-    """0x and 40 hexadecimal digits; a mixed-case one must carry a valid checksum (a typo shows)."""
-    if not is_hex_address(value):
-        raise ValidationError("Not an address: 0x followed by 40 hexadecimal digits.")
-    if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
-        raise ValidationError("The mixed-case checksum is wrong: check for a typo.")
+    """0x and 40 hexadecimal digits; a mixed-case one must carry a valid checksum (pools' one rule for addresses)."""
+    if problem := address_problem(value, required=True):
+        raise ValidationError(problem)
 
 
 class AllowedTreasury(models.Model):

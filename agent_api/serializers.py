@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema_field
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 from rest_framework import serializers
 
 from pools.fields import UINT256_DIGITS
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.ledger import citation_of
+from pools.services.pools import address_problem
 
 MAX_WEI = 2**256 - 1
 
@@ -40,10 +41,8 @@ class EthAddress(serializers.CharField):
 
     def to_internal_value(self, data) -> str:
         value = super().to_internal_value(data)
-        if not is_hex_address(value):
-            raise serializers.ValidationError("Not an address: 0x followed by 40 hexadecimal digits.")
-        if value != value.lower() and value[2:] != value[2:].upper() and not is_checksum_address(value):
-            raise serializers.ValidationError("The mixed-case checksum is wrong: check for a typo.")
+        if problem := address_problem(value, required=True):
+            raise serializers.ValidationError(problem)
         return to_checksum_address(value)
 
     def to_representation(self, value) -> str:

@@ -3,6 +3,8 @@ hours; the model stores integers of the smallest unit, bps and seconds, exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.core.exceptions import ValidationError
 from eth_utils import is_hex_address, to_checksum_address
@@ -17,14 +19,19 @@ from pools.units import UnitsError, format_duration, format_units, parse_duratio
 BPS_DECIMALS = 2  # 1 bps = 0.01 %
 
 
+def smallest_unit(symbol: str) -> str:
+    """What the integers of an asset count: wei for ETH (the only asset raise_asset_details calls ETH)."""
+    return "wei" if symbol == "ETH" else "smallest units"
+
+
 class ConvertedInput(forms.TextInput):
     """A text input with its unit after it and, under it, the integer it stores (kept current by admin_units.js)."""
 
     template_name = "pools/widgets/converted_input.html"
 
-    def __init__(self, *, unit: str = "", stored: str = "", decimals: int | None = None, attrs=None):
+    def __init__(self, *, parse: Callable[[str], int], unit: str, stored: str, decimals: int | None, attrs=None):
         super().__init__(attrs={"size": 28, "autocomplete": "off", **(attrs or {})})
-        self.unit, self.stored, self.decimals = unit, stored, decimals
+        self.parse, self.unit, self.stored, self.decimals = parse, unit, stored, decimals
 
     def get_context(self, name, value, attrs):
         context = super().get_context(name, value, attrs)
@@ -35,17 +42,11 @@ class ConvertedInput(forms.TextInput):
         return context
 
     def conversion(self, value) -> str:
-        """The integer a well-formed value stores, grouped; "" while it does not parse (the error says why)."""
+        """The integer a well-formed value stores, by its field's own parse, grouped; "" while it does not parse."""
         try:
-            text = str(value or "")
-            number = (
-                parse_duration(text)
-                if self.decimals is None
-                else parse_units(text.strip().removeprefix("$"), self.decimals, unit=self.unit)
-            )
+            return f"{self.parse(str(value or '')):,}"
         except UnitsError:
             return ""
-        return f"{number:,}"
 
     class Media:
         js = ["js/admin_units.js"]
@@ -64,7 +65,8 @@ class ConvertedField(forms.CharField):
         self.widget = self.make_widget()
 
     def make_widget(self) -> ConvertedInput:
-        return ConvertedInput(unit=self.unit, stored=self.stored, decimals=self.decimals)
+        # The field's parse goes with the widget: set_asset makes a new widget whenever the decimals change.
+        return ConvertedInput(parse=self.parse, unit=self.unit, stored=self.stored, decimals=self.decimals)
 
     def parse(self, text: str) -> int:
         return parse_units(text, self.decimals, unit=self.unit)
@@ -94,7 +96,7 @@ class AmountField(ConvertedField):
 
     def set_asset(self, *, symbol: str, decimals: int) -> None:
         """Show and read amounts of this asset (the pool's raise asset is known once the form knows the pool)."""
-        self.unit, self.decimals, self.stored = symbol, decimals, "wei" if symbol == "ETH" else "smallest units"
+        self.unit, self.decimals, self.stored = symbol, decimals, smallest_unit(symbol)
         self.widget = self.make_widget()
 
 
@@ -156,7 +158,9 @@ def _asset_amount(label: str, help_text: str, **kwargs) -> AssetAmountField:
 
 
 def _tokens(label: str, help_text: str, **kwargs) -> AmountField:
-    return AmountField(label=label, decimals=TOKEN_DECIMALS, unit="tokens", help_text=help_text, **kwargs)
+    return AmountField(
+        label=label, decimals=TOKEN_DECIMALS, unit="tokens", stored="token units", help_text=help_text, **kwargs
+    )
 
 
 def _percent(label: str, help_text: str, **kwargs) -> PercentField:
@@ -351,7 +355,7 @@ def shown(pool: Pool, name: str) -> str:
     value = getattr(pool, name)
     if name in ASSET_AMOUNTS or name in ASSET_READINGS:
         unit, text = pool.raise_asset_symbol, format_units(value, pool.raise_asset_decimals)
-        stored = "wei" if pool.is_native else "smallest units"
+        stored = smallest_unit(pool.raise_asset_symbol)
     elif name in TOKEN_AMOUNTS:
         unit, text, stored = pool.token_symbol, field.show(value), "token units"
     else:

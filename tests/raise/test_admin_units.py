@@ -100,14 +100,6 @@ def test_a_percent_finer_than_a_basis_point_is_refused(admin_client):
     assert not Pool.objects.exists()
 
 
-@pytest.fixture
-def chain_settings(settings, anvil, dev_chain):
-    """The app reads the session's anvil (TestUSDC: USDC with 6 decimals)."""
-    settings.CHAIN_RPC_URL = anvil.rpc_url
-    settings.CHAIN_ID = 31337
-    return dev_chain
-
-
 @pytest.mark.integration
 @pytest.mark.chain
 @pytest.mark.django_db

@@ -36,14 +36,6 @@ USDC = 10**6
 NOT_A_TOKEN = "does not answer decimals() and symbol(): not an ERC-20 token on chain 31337"
 
 
-@pytest.fixture
-def chain_settings(settings, anvil, dev_chain):
-    """The app reads the session's anvil."""
-    settings.CHAIN_RPC_URL = anvil.rpc_url
-    settings.CHAIN_ID = 31337
-    return dev_chain
-
-
 def refusal(address: str) -> str:
     with pytest.raises(InvalidPoolConfiguration) as refused:
         raise_asset_details(address=address)
