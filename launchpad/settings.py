@@ -86,8 +86,15 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-# htmx comes from its npm package (package.json), never copied into the repository; served as static/vendor/htmx/.
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist")]
+# Front-end libraries come from their npm packages (package.json), never copied into the repository; each is served
+# under static/vendor/<name>/: htmx, its idiomorph extension (morphing swaps keep focus and typed input) and
+# TradingView's lightweight-charts.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
+    ("vendor/idiomorph", BASE_DIR / "node_modules" / "idiomorph" / "dist"),
+    ("vendor/lightweight-charts", BASE_DIR / "node_modules" / "lightweight-charts" / "dist"),
+]
 STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 # Production (DEBUG off) serves collectstatic's output through WhiteNoise, compressed and with hashed names.
 STORAGES = {

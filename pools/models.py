@@ -92,6 +92,18 @@ class Pool(models.Model):
     token_name = models.CharField(max_length=50)
     token_symbol = models.CharField(max_length=11)
     total_supply = WeiField(default=1_000_000_000 * 10**18, help_text="In token units (18 decimals).")
+
+    # The token's identity, as the agent proposed it: shown on the pool page and in link previews. The image is
+    # stored here, re-encoded (never hot-linked from the agent's host), and served by the website.
+    description = models.TextField(blank=True, max_length=1_000, help_text="What the token is for, in plain words.")
+    image = models.BinaryField(blank=True, null=True, editable=False, help_text="The token's logo, re-encoded PNG.")
+    image_type = models.CharField(max_length=20, blank=True, editable=False)
+    links = models.JSONField(
+        default=list, blank=True, help_text='Up to 5 links: [{"label": "Website", "url": "https://…"}], https only.'
+    )
+    is_demo = models.BooleanField(
+        default=False, help_text="A demonstration pool seeded on a local development chain; never on a real network."
+    )
     liquidity_supply_bps = models.PositiveIntegerField(default=5_000, help_text="Share of supply paired in the pool.")
     depositor_supply_bps = models.PositiveIntegerField(default=4_000, help_text="Share of supply for depositors.")
     agent_supply_bps = models.PositiveIntegerField(default=1_000, help_text="Share of supply for the agent.")

@@ -1,11 +1,14 @@
 from django.urls import path
 
-from web import views
+from web import chart_views, deposit_views, identity_views, views
 
 urlpatterns = [
     path("", views.pool_list, name="pool-list"),
     path("pools/<int:pool_id>/", views.pool_detail, name="pool-detail"),
     path("pools/<int:pool_id>/live/", views.pool_live, name="pool-live"),
+    path("pools/<int:pool_id>/deposits/<str:tx_hash>/", deposit_views.deposit_status, name="pool-deposit-status"),
+    path("pools/<int:pool_id>/prices.json", chart_views.price_series, name="pool-prices"),
+    path("pools/<int:pool_id>/image", identity_views.token_image, name="pool-image"),
     path("pools/<int:pool_id>/claim/", views.claim, name="pool-claim"),
     path("pools/<int:pool_id>/claim/status/", views.claim_status_fragment, name="pool-claim-status"),
     path("account/", views.account, name="account"),

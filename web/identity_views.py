@@ -1,0 +1,7 @@
+"""Placeholder: being written (issue 17)."""
+
+from django.http import Http404
+
+
+def token_image(request, pool_id, **kwargs):
+    raise Http404("not built yet")
