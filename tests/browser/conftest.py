@@ -28,7 +28,7 @@ LAUNCH_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
-DESKTOP = {"width": 1280, "height": 800}
+DESKTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (requirements.txt)")
@@ -72,7 +72,7 @@ def chain(signer_stack, anvil, chain_snapshot) -> ChainDriver:
 
 
 def screenshot(page, name: str) -> None:
-    """Full-page screenshots at desktop (1280×800) and phone (390×844) widths, then back to desktop."""
+    """Full-page screenshots at desktop (1366×900) and phone (390×844) widths, then back to desktop."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     slug = re.sub(r"[^a-z0-9-]+", "-", name.lower())
     for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
