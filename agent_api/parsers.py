@@ -1,7 +1,8 @@
 """The REST API's JSON parser: a body is refused with a 4xx in the API's error shape before it can cause a 500, or reach
 the database in a form PostgreSQL refuses.
 
-- larger than API_MAX_BODY_BYTES: 413 `too_large`, read no further than the limit;
+- larger than API_MAX_BODY_BYTES (API_MAX_PROPOSAL_BODY_BYTES for a proposal, which may carry the token's image):
+  413 `too_large`, read no further than the limit;
 - nested deeper than API_MAX_JSON_DEPTH: 400 `too_deep`. Python's json decoder recurses once per level, so a body of
   100 KB of `[` exhausts the stack (RecursionError, a 500); the depth is therefore found first by a flat scan of the
   text, which cannot recurse;
@@ -38,8 +39,8 @@ class RequestBodyTooLarge(APIException):
     status_code = 413
     default_code = "too_large"
 
-    def __init__(self):
-        super().__init__(f"The body is larger than {settings.API_MAX_BODY_BYTES} bytes.")
+    def __init__(self, limit: int | None = None):
+        super().__init__(f"The body is larger than {limit or settings.API_MAX_BODY_BYTES} bytes.")
 
 
 class JsonTooDeep(ParseError):
@@ -109,15 +110,16 @@ class LimitedJSONParser(BaseParser):
 
     media_type = "application/json"
     renderer_class = JSONRenderer
+    limit_setting = "API_MAX_BODY_BYTES"
 
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
-        limit = settings.API_MAX_BODY_BYTES
+        limit = getattr(settings, self.limit_setting)
         if _declared_length(parser_context) > limit:
-            raise RequestBodyTooLarge()
+            raise RequestBodyTooLarge(limit)
         body = stream.read(limit + 1)
         if len(body) > limit:
-            raise RequestBodyTooLarge()
+            raise RequestBodyTooLarge(limit)
         # JSON is UTF-8 (RFC 8259 §8.1): a declared charset is ignored, so no exotic codec (idna, utf-7) runs on it.
         try:
             text = body.decode("utf-8")
@@ -134,3 +136,9 @@ class LimitedJSONParser(BaseParser):
         if _has_unstorable_string(document):
             raise ParseError("A string contains a NUL character or a lone UTF-16 surrogate (\\u0000, \\ud800-\\udfff).")
         return document
+
+
+class ProposalJSONParser(LimitedJSONParser):
+    """A proposal's body: it may carry the token's image as a data URL (1 MiB of image is 1.4 MB of base64)."""
+
+    limit_setting = "API_MAX_PROPOSAL_BODY_BYTES"

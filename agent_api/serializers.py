@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema_field
+from django.core.validators import URLValidator
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from eth_utils import is_hex_address, to_checksum_address
 from rest_framework import serializers
 
@@ -10,8 +12,13 @@ from pools.fields import UINT256_DIGITS
 from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
 from pools.services.ledger import citation_of
 from pools.services.pools import address_problem
+from pools.services.token_image import IMAGE_MAX_BYTES, IMAGE_MAX_SIDE, UPLOAD_FORMATS
 
 MAX_WEI = 2**256 - 1
+DESCRIPTION_MAX_CHARS = 1_000
+LINKS_MAX = 5
+LINK_LABEL_MAX_CHARS = 40
+LINK_URL_MAX_CHARS = 200
 
 
 @extend_schema_field({"type": "string", "pattern": f"^[0-9]{{1,{UINT256_DIGITS}}}$", "example": "1000000000000000000"})
@@ -65,6 +72,38 @@ class OptionalEthAddress(EthAddress):
         if isinstance(data, str) and data.strip() == "":
             return ""
         return super().run_validation(data)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^data:image/(png|jpeg|webp|gif);base64,",
+        "example": "data:image/png;base64,iVBORw0KGgo…",
+        "description": f"The token's image as a data URL ({', '.join(UPLOAD_FORMATS)}; SVG is refused), at most "
+        f"{IMAGE_MAX_BYTES:,} bytes decoded and 4096×4096 pixels. It is stored re-encoded as a PNG of at most "
+        f"{IMAGE_MAX_SIDE}×{IMAGE_MAX_SIDE} pixels. Leave it out for no image.",
+    }
+)
+class TokenImageUpload(serializers.CharField):
+    """A data: URL, passed on as text: the proposal service decodes it and refuses it with a code that says why."""
+
+    def run_validation(self, data=serializers.empty):
+        # Blank (no image) is handled here rather than with allow_blank, which would make the schema an ambiguous oneOf.
+        if isinstance(data, str) and data.strip() == "":
+            return ""
+        return super().run_validation(data)
+
+
+@extend_schema_serializer(component_name="TokenLink")
+class TokenLinkSerializer(serializers.Serializer):
+    """A link shown on the pool page under the token's description (rel="nofollow ugc", the host name visible)."""
+
+    label = serializers.CharField(max_length=LINK_LABEL_MAX_CHARS, help_text="What people read, e.g. Website.")
+    url = serializers.CharField(
+        max_length=LINK_URL_MAX_CHARS,
+        validators=[URLValidator(schemes=["https"], message="Give an https URL (https://…).")],
+        help_text="An https URL.",
+    )
 
 
 class RefundsWaitingSerializer(serializers.Serializer):
@@ -142,6 +181,11 @@ class PoolDetailSerializer(PoolSummarySerializer):
     refund_owed = WeiAmount()
     fee_recipient = OptionalEthAddress()
     treasury_address = OptionalEthAddress()
+    links = TokenLinkSerializer(many=True)
+    image_url = serializers.SerializerMethodField(
+        help_text="Where the website serves the stored PNG (a path on this site, served once the pool is public); "
+        "null without an image."
+    )
     launch = serializers.SerializerMethodField()
 
     class Meta(PoolSummarySerializer.Meta):
@@ -177,8 +221,14 @@ class PoolDetailSerializer(PoolSummarySerializer):
             "refund_owed",
             "created_at",
             "closed_at",
+            "description",
+            "links",
+            "image_url",
             "launch",
         ]
+
+    def get_image_url(self, pool: Pool) -> str | None:
+        return reverse("pool-image", args=[pool.pk]) if pool.image_type else None
 
     @extend_schema_field(LaunchSummarySerializer(allow_null=True))
     def get_launch(self, pool: Pool) -> dict | None:

@@ -4,6 +4,7 @@ retry them now; set one refund aside for manual handling. Every rule is a servic
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from eth_utils import to_checksum_address
 
 from pools.admin_forms import ASSET_READINGS, FIELD_LABELS, ConvertedField, PoolAdminForm, shown
@@ -37,6 +39,7 @@ from pools.services.pools import (
     pool_set_whitelist,
 )
 from pools.services.refunds import REFUNDABLE_STATUSES, refund_set_aside, refunds_retry_now
+from pools.services.token_image import token_image_clear
 from pools.units import format_units
 
 
@@ -125,6 +128,10 @@ POOL_ACTIONS = {
             frozenset({Status.LAUNCHING}), lambda pool, request: launch_give_up(pool_id=pool.pk),
         ),
         PoolAction(
+            "clear_image", "Remove the token image", "Yes, remove the image", "image removed",
+            frozenset(Status), lambda pool, request: token_image_clear(pool_id=pool.pk),
+        ),
+        PoolAction(
             "cancel", "Cancel", "Yes, cancel and refund everyone", "cancelled",
             frozenset({Status.DRAFT, Status.SCHEDULED, Status.OPEN, Status.CLOSED}),
             lambda pool, request: pool_cancel(pool_id=pool.pk),
@@ -203,6 +210,7 @@ EDITABLE_FIELDSETS = [
             ]
         },
     ),
+    ("Token identity, as the agent proposed it", {"fields": ["description", "links_shown", "image_thumbnail"]}),
     (
         "Price and oracle",
         {"fields": [("price_mode", "target_price_usd_e8"), ("oracle_tolerance_bps", "oracle_max_age_seconds")]},
@@ -262,6 +270,9 @@ class PoolAdmin(admin.ModelAdmin):
         "closed_early_at",
         "deposits_link",
         "refunds_link",
+        "description",
+        "links_shown",
+        "image_thumbnail",
     ]
     fieldsets = EDITABLE_FIELDSETS
 
@@ -364,6 +375,24 @@ class PoolAdmin(admin.ModelAdmin):
             url,
             sum(total.count for total in totals.values()),
             format_html_join("", ", {} {} ({})", counted),
+        )
+
+    @admin.display(description="links")
+    def links_shown(self, pool: Pool) -> str:
+        links = [(link.get("label", ""), link.get("url", "")) for link in pool.links if isinstance(link, dict)]
+        return format_html_join(mark_safe("<br>"), "{}: <code>{}</code>", links) if links else "—"
+
+    @admin.display(description="image")
+    def image_thumbnail(self, pool: Pool) -> str:
+        # Inline, not the website's URL: that one serves public pools only, and a draft's image needs a review too.
+        if not pool.image_type or not pool.pk:
+            return "None: the pages show the symbol's letters."
+        return format_html(
+            '<img src="data:{};base64,{}" width="96" height="96" style="object-fit:contain" alt="the token image"> '
+            '<a href="{}">Remove the image…</a>',
+            pool.image_type,
+            base64.b64encode(bytes(pool.image)).decode(),
+            reverse("admin:pools_pool_action", args=[pool.pk, "clear_image"]),
         )
 
     # --- actions: each has a page that says what will happen, from the list (several pools) or a pool's page ---
@@ -484,6 +513,8 @@ def _what_happens(action: PoolAction, pool: Pool) -> dict:
     elif action.name == "launch":
         facts["refused"] = cannot_launch_reason(pool=pool)
         facts["preview"] = _preview_html(pool)
+    elif action.name == "clear_image" and not pool.image_type:
+        facts["refused"] = "It has no image."
     elif action.name == "schedule":
         facts["problems"] = pool_configuration_errors(pool=pool, for_schedule=True)
         facts["refused"] = "; ".join(facts["problems"].values())

@@ -37,6 +37,14 @@ class Agent(models.Model):
         return self.name
 
 
+class PoolManager(models.Manager):
+    """Pools without their image's bytes: pages and polls read pools all the time and the logo almost never (the
+    image view reads it by itself, with values_list)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().defer("image")
+
+
 class Pool(models.Model):
     """One raise and, if it succeeds, one token launch."""
 
@@ -154,6 +162,8 @@ class Pool(models.Model):
     closed_early_at = models.DateTimeField(
         null=True, blank=True, help_text="An admin's early close: deposits from then on are owed back."
     )
+
+    objects = PoolManager()
 
     class Meta:
         ordering = ["-created_at", "-id"]

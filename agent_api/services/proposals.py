@@ -19,6 +19,7 @@ from agent_api.models import DAY, AgentBounds, AllowedRaiseAsset
 from pools.errors import ApplicationError
 from pools.models import BPS, Agent, Pool
 from pools.services.pools import pool_configuration_errors
+from pools.services.token_image import STORED_TYPE, token_image_from_data_url
 
 # What an agent decides in a proposal. The raise asset's symbol and decimals come from its bounds; the fee
 # recipient, the whitelist and the schedule itself are the admin's.
@@ -29,9 +30,11 @@ PROPOSAL_FIELDS = frozenset(
         "liquidity_supply_bps", "depositor_supply_bps", "agent_supply_bps", "liquidity_raise_bps",
         "depositor_cliff_seconds", "depositor_vesting_seconds", "agent_cliff_seconds", "agent_vesting_seconds",
         "protection_blocks", "max_buy_per_tx", "fee_bps", "treasury_address", "lp_policy", "lp_lock_until",
-        "price_mode", "target_price_usd_e8", "oracle_tolerance_bps", "oracle_max_age_seconds",
+        "price_mode", "target_price_usd_e8", "oracle_tolerance_bps", "oracle_max_age_seconds", "description", "links",
     }
 )  # fmt: skip
+# The token's image arrives as a data: URL and is stored re-encoded (pools.services.token_image), not as sent.
+IMAGE_FIELD = "image"
 
 # pools' configuration rules (pool_configuration_errors) key each message on one field, and some read other fields
 # too. Keep this in step with those rules: a message here is left out when one of the fields it reads did not parse.
@@ -191,12 +194,17 @@ def pool_propose(
 
     `unparsed` holds the messages of the fields that did not parse (absent from `data`): they are reported together
     with what the rules and bounds say about the rest, under the code `invalid` instead of `invalid_pool_proposal`.
+    `data["image"]`, a data: URL, is stored re-encoded, or refused first with its own code (ImageRefused).
     """
     now = now or timezone.now()
     unparsed = unparsed or {}
+    data = dict(data)
+    image_data_url = data.pop(IMAGE_FIELD, "")
     unknown = set(data) - PROPOSAL_FIELDS
     if unknown:
         raise InvalidPoolProposal("Unknown fields.", details={field: ["Not a proposal field."] for field in unknown})
+    # Judged first and alone, so that its refusal carries a code of its own; decoded outside the bounds' lock.
+    image = token_image_from_data_url(image_data_url) if image_data_url else None
     with transaction.atomic():
         # Locking the bounds serialises an agent's proposals, so two at once cannot both pass the draft limit.
         bounds = AgentBounds.objects.select_for_update().filter(agent=agent).first()
@@ -210,6 +218,9 @@ def pool_propose(
             pool.raise_asset_symbol, pool.raise_asset_decimals = asset.symbol, asset.decimals
         if pool.treasury_address:
             pool.treasury_address = to_checksum_address(pool.treasury_address)
+        pool.links = [{"label": link["label"], "url": link["url"]} for link in pool.links]
+        if image is not None:
+            pool.image, pool.image_type = image, STORED_TYPE
 
         problems = _Problems(unparsed=unparsed)
         for field, message in pool_configuration_errors(pool=pool, now=now).items():

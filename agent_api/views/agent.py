@@ -15,8 +15,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from agent_api.parsers import ProposalJSONParser
 from agent_api.schema import error_responses
 from agent_api.serializers import (
+    DESCRIPTION_MAX_CHARS,
+    LINKS_MAX,
     AllocationSerializer,
     DepositSerializer,
     EthAddress,
@@ -25,6 +28,8 @@ from agent_api.serializers import (
     PoolDetailSerializer,
     PoolSummarySerializer,
     RefundSerializer,
+    TokenImageUpload,
+    TokenLinkSerializer,
     WeiAmount,
 )
 from agent_api.services.proposals import pool_propose
@@ -69,8 +74,12 @@ class AgentPoolProposeApi(APIView):
 
     The raise asset's symbol and decimals come from your bounds; the fee recipient and any whitelist are set by
     the admin. Every problem is reported at once, per field in `details`: fields that do not parse, the configuration
-    rules, and every bound the proposal breaks.
+    rules, and every bound the proposal breaks. The token's image is judged first, on its own: one that cannot be used
+    is refused with a code of its own (image_not_an_image, image_type_not_allowed, image_too_large,
+    image_too_many_pixels).
     """
+
+    parser_classes = [ProposalJSONParser]
 
     @extend_schema_serializer(component_name="PoolProposal")
     class InputSerializer(serializers.Serializer):
@@ -107,6 +116,15 @@ class AgentPoolProposeApi(APIView):
         target_price_usd_e8 = WeiAmount(required=False)
         oracle_tolerance_bps = serializers.IntegerField(min_value=0, max_value=BPS, required=False)
         oracle_max_age_seconds = serializers.IntegerField(min_value=60, max_value=86_400, required=False)
+        description = serializers.CharField(
+            max_length=DESCRIPTION_MAX_CHARS, allow_blank=True, required=False,
+            help_text="What the token is for, in plain text (no HTML, no Markdown): shown on the pool page.",
+        )  # fmt: skip
+        image = TokenImageUpload(required=False)
+        links = serializers.ListField(
+            child=TokenLinkSerializer(), max_length=LINKS_MAX, required=False,
+            help_text=f"At most {LINKS_MAX} links (website, X, docs…), https only.",
+        )  # fmt: skip
 
         def parse_each_field(self) -> tuple[dict, dict[str, list]]:
             """The values of the fields that parse, and the messages of those that do not, unknown ones included.

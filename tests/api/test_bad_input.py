@@ -434,16 +434,24 @@ def test_a_5_mb_body_is_a_413_too_large(alice_client, alice_bounds, settings):
 
     error = assert_error(_post_json(alice_client, reverse("api-agent-pools"), body), 413, "too_large")
 
-    assert f"{settings.API_MAX_BODY_BYTES} bytes" in error["message"]
+    assert f"{settings.API_MAX_PROPOSAL_BODY_BYTES} bytes" in error["message"]
 
 
-def test_a_body_one_byte_over_the_limit_is_a_413_and_one_at_the_limit_is_read(alice_client, alice_bounds, settings):
-    url = reverse("api-agent-pools")
-    at_limit = b'{"name": "' + b"x" * (settings.API_MAX_BODY_BYTES - 12) + b'"}'
-    assert len(at_limit) == settings.API_MAX_BODY_BYTES
+@pytest.mark.parametrize(
+    ("url_name", "limit_setting"),
+    [("api-agent-pools", "API_MAX_PROPOSAL_BODY_BYTES"), ("api-agent-webhooks", "API_MAX_BODY_BYTES")],
+    ids=["a proposal, which may carry an image", "any other body"],
+)
+def test_a_body_one_byte_over_the_limit_is_a_413_and_one_at_the_limit_is_read(
+    alice_client, alice_bounds, settings, url_name, limit_setting
+):
+    url = reverse(url_name)
+    limit = getattr(settings, limit_setting)
+    at_limit = b'{"name": "' + b"x" * (limit - 12) + b'"}'
+    assert len(at_limit) == limit
 
     assert_error(_post_json(alice_client, url, at_limit + b" "), 413, "too_large")
-    assert_error(_post_json(alice_client, url, at_limit), 400, "invalid")  # a 262,132-character name
+    assert_error(_post_json(alice_client, url, at_limit), 400, "invalid")  # a name far too long, or no url
 
 
 def test_a_lone_surrogate_as_a_proposal_key_is_a_400_not_an_unrenderable_error(alice_client, alice_bounds):
