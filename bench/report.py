@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from figures import parse  # noqa: E402
 
-BENCHMARKS = ["gas", "indexing", "launch", "allocation", "api_load"]
-SECTIONS = ["indexing", "launch", "allocation", "api", "refunds"]  # the table's order
+BENCHMARKS = ["gas", "indexing", "deposit_latency", "launch", "allocation", "api_load"]
+SECTIONS = ["indexing", "deposit_latency", "launch", "allocation", "api", "refunds"]  # the table's order
 
 
 def machine() -> str:

@@ -144,6 +144,9 @@ CHAIN_ADDRESSES = {
     "refunder": env("CHAIN_REFUNDER_ADDRESS", default=""),
 }
 CHAIN_EXPLORER_URL = env("CHAIN_EXPLORER_URL", default="")
+# An RPC URL depositors' wallets may be given to add the chain (wallet_addEthereumChain): a public one, never
+# CHAIN_RPC_URL on a real network, which may hold a provider's key. On the local chain, CHAIN_RPC_URL is given.
+CHAIN_PUBLIC_RPC_URL = env("CHAIN_PUBLIC_RPC_URL", default="")
 # Local chain: where deploy_dev_fixtures also writes the addresses the signer allows (the signer reads this file).
 SIGNER_CONTRACTS_FILE = Path(env("SIGNER_CONTRACTS_FILE", default=str(VAR_DIR / "chain" / "signer-contracts.json")))
 
@@ -221,8 +224,10 @@ REST_FRAMEWORK = {
     "NUM_PROXIES": TRUSTED_PROXIES,
 }
 # The REST API's JSON bodies (agent_api/parsers.py): a larger one is 413 `too_large`, deeper nesting 400 `too_deep`.
-# The largest body the API takes today, a proposal, is about 2 KB; the deepest, a webhook's events, 2 levels.
+# A proposal is about 2 KB, or up to 1.4 MB with the token's image (1 MiB decoded, as base64); the deepest body, a
+# webhook's events, nests 2 levels.
 API_MAX_BODY_BYTES = 256 * 1024
+API_MAX_PROPOSAL_BODY_BYTES = 1536 * 1024
 API_MAX_JSON_DEPTH = 32
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",

@@ -19,7 +19,15 @@ class UnitsError(ValueError):
     """Text that is not an amount in whole units; the message says what to type instead."""
 
 
-_AMOUNT = re.compile(r"(?P<whole>\d{1,3}(?:,\d{3})+|\d+)?(?:\.(?P<fraction>\d+))?")
+class NotAnAmount(UnitsError):
+    """No digits to read, or more than digits."""
+
+
+class TooFine(UnitsError):
+    """Digits beyond the smallest unit."""
+
+
+_AMOUNT = re.compile(r"(?P<whole>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)?(?:\.(?P<fraction>[0-9]+))?")  # ASCII digits only
 
 
 def parse_units(text: str, decimals: int, *, unit: str = "") -> int:
@@ -33,12 +41,12 @@ def parse_units(text: str, decimals: int, *, unit: str = "") -> int:
         cleaned = cleaned[: -len(unit)].rstrip()
     match = _AMOUNT.fullmatch(cleaned)
     if not cleaned or match is None or not (match["whole"] or match["fraction"]):
-        raise UnitsError(f"Not an amount: type digits such as 25,000 or 0.5{' ' + unit if unit else ''}.")
+        raise NotAnAmount(f"Not an amount: type digits such as 25,000 or 0.5{' ' + unit if unit else ''}.")
     whole = int((match["whole"] or "0").replace(",", ""))
     fraction = (match["fraction"] or "").rstrip("0")
     if len(fraction) > decimals:
         smallest = format_units(1, decimals)
-        raise UnitsError(f"Too fine: the smallest amount{' of ' + unit if unit else ''} is {smallest}.")
+        raise TooFine(f"Too fine: the smallest amount{' of ' + unit if unit else ''} is {smallest}.")
     return whole * 10**decimals + int(fraction.ljust(decimals, "0") or "0")
 
 

@@ -6,6 +6,7 @@ key (eth-account), everything else is forwarded to the test's anvil. Screenshots
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -85,17 +86,44 @@ def screenshot(page, name: str) -> None:
 WALLET_SCRIPT = """
 (() => {
   const account = "%(address)s";
+  const rpcChainId = "0x%(rpc_chain_id)x";  // the chain the test's anvil serves: sending elsewhere is refused
+  const known = new Set(%(known)s);
+  const listeners = {};
+  let chainId = "0x%(chain_id)x";
+  const fail = (code, message) => Object.assign(new Error(message), { code });
+  window.__testWallet = { calls: [], added: [] };
   window.ethereum = {
     isTestWallet: true,
+    on(event, handler) { (listeners[event] = listeners[event] || []).push(handler); },
+    removeListener(event, handler) { listeners[event] = (listeners[event] || []).filter((h) => h !== handler); },
     async request({ method, params }) {
+      window.__testWallet.calls.push(method);
       switch (method) {
         case "eth_requestAccounts":
         case "eth_accounts":
           return [account];
         case "eth_chainId":
-          return "0x%(chain_id)x";
+          return chainId;
+        case "wallet_switchEthereumChain": {
+          const wanted = params[0].chainId.toLowerCase();
+          if (!known.has(wanted)) throw fail(4902, `Unrecognized chain ID "${wanted}".`);
+          if (wanted !== chainId) {
+            chainId = wanted;
+            (listeners.chainChanged || []).forEach((handler) => handler(chainId));
+          }
+          return null;
+        }
+        case "wallet_addEthereumChain": {
+          const wanted = params[0].chainId.toLowerCase();
+          window.__testWallet.added.push(params[0]);
+          known.add(wanted);
+          return await window.ethereum.request({ method: "wallet_switchEthereumChain", params: [{ chainId: wanted }] });
+        }
         case "personal_sign":
           return await window.__testWalletSign(params[0], params[1]);
+        case "eth_sendTransaction":
+          if (chainId !== rpcChainId) throw fail(-32000, `the wallet is on chain ${chainId}, not the test chain`);
+          return await window.__testWalletRpc(method, params || []);
         default:
           return await window.__testWalletRpc(method, params || []);
       }
@@ -105,8 +133,13 @@ WALLET_SCRIPT = """
 """
 
 
-def inject_wallet(page, *, account, anvil, chain_id: int = 31337) -> list[str]:
-    """A window.ethereum for `account` (an eth-account LocalAccount); returns the messages it was asked to sign."""
+def inject_wallet(page, *, account, anvil, chain_id: int = 31337, known_chain_ids: tuple[int, ...] = ()) -> list[str]:
+    """A window.ethereum for `account` (an eth-account LocalAccount); returns the messages it was asked to sign.
+
+    The wallet starts on `chain_id` and can switch to it and to `known_chain_ids`; `wallet_switchEthereumChain` to
+    any other chain fails with 4902 until `wallet_addEthereumChain` adds it (recorded in window.__testWallet.added,
+    every method called in window.__testWallet.calls). It sends transactions only while on the anvil's own chain.
+    """
     from eth_account.messages import encode_defunct
 
     signed: list[str] = []
@@ -123,5 +156,14 @@ def inject_wallet(page, *, account, anvil, chain_id: int = 31337) -> list[str]:
 
     page.expose_function("__testWalletSign", sign)
     page.expose_function("__testWalletRpc", rpc)
-    page.add_init_script(WALLET_SCRIPT % {"address": account.address, "chain_id": chain_id})
+    known = sorted({hex(c) for c in (chain_id, *known_chain_ids)})
+    page.add_init_script(
+        WALLET_SCRIPT
+        % {
+            "address": account.address,
+            "chain_id": chain_id,
+            "rpc_chain_id": anvil.w3.eth.chain_id,
+            "known": json.dumps(known),
+        }
+    )
     return signed
