@@ -1,7 +1,8 @@
 """The local stack behind `make run` and `make test`: PostgreSQL, Redis and anvil as local processes, then the app.
 
     devstack.py run     persistent services under var/, migrations, chain fixtures, then signer, worker, beat and
-                        web under honcho (Procfile). Ctrl-C stops all of it; the next run resumes with the same data.
+                        web under honcho (Procfile), and on the local chain the demo pools (manage.py seed_demo).
+                        Ctrl-C stops all of it; the next run resumes with the same data.
     devstack.py test    throwaway PostgreSQL and Redis in a temporary folder, Django's checks, then pytest.
     devstack.py bench   throwaway PostgreSQL and Redis, migrated, then each benchmark script given.
 
@@ -39,6 +40,7 @@ DEV_ANVIL_PORT = 8545
 DEV_SIGNER_PORT = 8600
 DEV_WEB_PORT = 8000
 DEV_CHAIN_ID = 31337
+DEV_BLOCK_TIME_SECONDS = 2  # the development chain's own pace (the tests' chains mine on each transaction instead)
 DB_NAME = DB_USER = DB_PASSWORD = "launchpad"  # also in the SQL of ensure_database()
 
 APT_PACKAGES = {"postgres": "postgresql", "redis-server": "redis-server"}
@@ -255,19 +257,25 @@ def start_redis(
     wait_until(lambda: port_open(port), what="Redis", process=process)
 
 
+def anvil_args(*, state_file: Path, port: int) -> list[str]:
+    """The development chain's command line. It mines a block every DEV_BLOCK_TIME_SECONDS whether or not a
+    transaction comes, as a real network does: a deposit gets its confirmations without waiting for someone else's."""
+    return [
+        str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
+        "--block-time", str(DEV_BLOCK_TIME_SECONDS),
+        # --state loads the chain on start and dumps it on exit; the interval bounds what a crash loses.
+        "--state", str(state_file), "--state-interval", "10",
+    ]  # fmt: skip
+
+
 def start_anvil(stack: Stack, *, state_file: Path, port: int, log: Path | None) -> None:
     if not ANVIL.exists():
         fail(f"{ANVIL} is missing: run `make bootstrap` (npm ci)")
     if port_open(port):
         fail(f"port {port} is taken: another chain is running there; stop it or set CHAIN_RPC_URL to use it")
     state_file.parent.mkdir(parents=True, exist_ok=True)
-    args = [
-        str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(DEV_CHAIN_ID),
-        # --state loads the chain on start and dumps it on exit; the interval bounds what a crash loses.
-        "--state", str(state_file), "--state-interval", "10",
-    ]  # fmt: skip
     # SIGINT lets anvil dump its state before it exits.
-    process = stack.start("anvil", args, log=log, stop_signal=signal.SIGINT)
+    process = stack.start("anvil", anvil_args(state_file=state_file, port=port), log=log, stop_signal=signal.SIGINT)
     wait_until(lambda: port_open(port), what="anvil", process=process)
 
 
@@ -316,18 +324,30 @@ def manage(*args: str, env: dict[str, str]) -> None:
         fail(f"`manage.py {' '.join(args)}` failed (exit {result.returncode})", result.returncode)
 
 
-def announce_when_ready(env: dict[str, str], stop: threading.Event) -> None:
-    base = f"http://127.0.0.1:{DEV_WEB_PORT}"
-    deadline = time.monotonic() + 120
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URLs
+            response.read()
+    except Exception:  # noqa: BLE001 - not up (yet), whatever the reason
+        return False
+    return True
+
+
+def wait_for_url(url: str, stop: threading.Event, *, timeout: float = 120) -> bool:
+    """True once `url` answers; False when the stack stops or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
     while not stop.is_set() and time.monotonic() < deadline:
-        with contextlib.suppress(Exception):
-            with urllib.request.urlopen(base + "/", timeout=5) as response:  # noqa: S310 - our own loopback URL
-                response.read()
-            break
-        if stop.wait(1):
-            return
-    if stop.is_set():
-        return
+        if answers(url):
+            return True
+        stop.wait(1)
+    return False
+
+
+def announce_when_ready(env: dict[str, str], stop: threading.Event) -> bool:
+    """Print the URLs once the website answers; False when it never did."""
+    base = f"http://127.0.0.1:{DEV_WEB_PORT}"
+    if not wait_for_url(base + "/", stop):
+        return False
     say("ready:")
     for label, url in [
         ("website", f"{base}/"),
@@ -339,6 +359,65 @@ def announce_when_ready(env: dict[str, str], stop: threading.Event) -> None:
     ]:
         print(f"    {label:<10} {url}", flush=True)
     print("    Ctrl-C stops everything.", flush=True)
+    return True
+
+
+SEED_DEMO_COMMAND = ".venv/bin/python manage.py seed_demo"
+STOP_GRACE_SECONDS = 5  # honcho takes a few seconds to stop its processes and return
+
+
+@dataclass
+class DemoSeeder:
+    """`manage.py seed_demo` once the stack is up: a demo agent with an open and a launched pool on the local chain.
+
+    It runs beside the stack and never takes it down: a failure says what failed and how to run it again.
+    """
+
+    env: dict[str, str]
+    stopping: threading.Event
+    process: subprocess.Popen | None = None
+
+    def run(self) -> None:
+        if not wait_for_url(self.env["SIGNER_URL"] + "/health", self.stopping, timeout=60):
+            self.failed("the signer did not answer")
+            return
+        say("seeding the demo pools (manage.py seed_demo: about a minute on a fresh chain)")
+        try:
+            self.process = subprocess.Popen(
+                [str(VENV_BIN / "python"), "manage.py", "seed_demo"],
+                cwd=ROOT,
+                env={**os.environ, **self.env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,  # Ctrl-C is not for it: stop() ends it quietly, before the services stop
+            )
+            for line in self.process.stdout:
+                say("demo: " + line.rstrip())
+            code = self.process.wait()
+        except OSError as exc:
+            self.failed(str(exc))
+            return
+        if code != 0:
+            self.failed(f"exit code {code}, see the lines above")
+
+    def failed(self, why: str) -> None:
+        # The stack's own processes go first when it stops, and the seed fails for want of them: that is no failure.
+        if not self.stopping.wait(STOP_GRACE_SECONDS):
+            say(f"the demo pools were not seeded ({why}); the stack runs on. Seed them with `{SEED_DEMO_COMMAND}`")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+def announce_then_seed(env: dict[str, str], stop: threading.Event, seeder: DemoSeeder | None) -> None:
+    if announce_when_ready(env, stop) and seeder is not None:
+        seeder.run()
 
 
 # --- the two commands ------------------------------------------------------------------------------------------
@@ -352,7 +431,8 @@ def run() -> int:
     local_chain = "CHAIN_RPC_URL" not in os.environ
     stack = Stack()
     honcho: subprocess.Popen | None = None
-    ready = threading.Event()
+    seeder: DemoSeeder | None = None
+    stopping = threading.Event()
     try:
         for port, what in [(DEV_PG_PORT, "PostgreSQL"), (DEV_REDIS_PORT, "Redis"), (DEV_WEB_PORT, "the web server")]:
             if port_open(port):
@@ -371,7 +451,8 @@ def run() -> int:
             manage("deploy_dev_fixtures", env=env)
         manage("setup_periodic_tasks", env=env)
         say("starting the signer, worker, beat and web (honcho, Procfile)")
-        announcer = threading.Thread(target=announce_when_ready, args=(env, ready), daemon=True)
+        seeder = DemoSeeder(env=env, stopping=stopping) if local_chain else None
+        announcer = threading.Thread(target=announce_then_seed, args=(env, stopping, seeder), daemon=True)
         announcer.start()
         honcho = subprocess.Popen(
             [str(VENV_BIN / "honcho"), "start", "-f", "Procfile"],
@@ -383,7 +464,9 @@ def run() -> int:
         say("stopping")
         return 0
     finally:
-        ready.set()
+        stopping.set()
+        if seeder is not None:
+            seeder.stop()
         if honcho is not None and honcho.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 honcho.send_signal(signal.SIGINT)
