@@ -1,4 +1,5 @@
-"""What the pages say: a pool's phase and rules in plain words, its progress, and the dashboard's rows and charts.
+"""What the pages say: a pool's phase and rules in plain words, its progress, the launch it would make at the current
+raise, a depositor's expected tokens and claim outlook, and the dashboard's rows and charts.
 
 Pure functions of already-loaded rows (no queries, no chain calls), so they are cheap to test.
 """
@@ -6,19 +7,20 @@ Pure functions of already-loaded rows (no queries, no chain calls), so they are 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import segno
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from pools.models import Pool
+from chain.reads import ClaimStatus
+from pools.models import Allocation, Pool
+from pools.selectors.launch_preview import USD_DECIMALS as PREVIEW_USD_DECIMALS
+from pools.selectors.launch_preview import circulating_at_launch, launch_preview, worth_at_launch
 from pools.units import format_units
 from web import market
 from web.models import FeedSnapshot, PriceSnapshot
-
-CHART_WIDTH = 240
-CHART_HEIGHT = 60
+from web.templatetags.launchpad import READABLE_DIGITS, significant
 
 
 def _amount(pool: Pool, value: int) -> str:
@@ -115,7 +117,7 @@ def pool_rules(*, pool: Pool) -> list[str]:
     asset = pool.raise_asset_symbol
     rules = [
         f"Send {asset} to the deposit address from any wallet, exchange or smart account. A deposit counts once "
-        f"{pool.confirmations} more blocks are on top of it."
+        f"{_plural(pool.confirmations, 'more block')} {'is' if pool.confirmations == 1 else 'are'} on top of it."
     ]
     if pool.is_native:
         rules.append("Send ETH only: tokens sent to this address cannot be moved by anyone, not even us.")
@@ -220,22 +222,10 @@ def pool_progress(*, pool: Pool) -> Progress:
 
 
 @dataclass(frozen=True)
-class Chart:
-    points: str  # SVG polyline points
-    first: int
-    last: int
-    low: int
-    high: int
-    in_usd: bool
-    seconds: int
-
-
-@dataclass(frozen=True)
 class LaunchedRow:
     pool: Pool
     snapshot: PriceSnapshot | None
     figures: market.PairFigures | None
-    chart: Chart | None
 
 
 def _event_int(event: dict | None, name: str) -> int:
@@ -249,7 +239,7 @@ def launched_row(*, pool: Pool) -> LaunchedRow:
     """The dashboard's figures for one launched pool, from its prefetched snapshots (newest first)."""
     snapshots: list[PriceSnapshot] = list(getattr(pool, "recent_snapshots", []))
     if not snapshots:
-        return LaunchedRow(pool=pool, snapshot=None, figures=None, chart=None)
+        return LaunchedRow(pool=pool, snapshot=None, figures=None)
     newest, oldest = snapshots[0], snapshots[-1]
     event = getattr(pool.launch, "event", None)
     figures = market.pair_figures(
@@ -268,46 +258,7 @@ def launched_row(*, pool: Pool) -> LaunchedRow:
         twap_start=(oldest.price_cumulative, oldest.block_timestamp) if oldest is not newest else None,
         twap_end=(newest.price_cumulative, newest.block_timestamp) if oldest is not newest else None,
     )
-    return LaunchedRow(pool=pool, snapshot=newest, figures=figures, chart=price_chart(pool=pool, snapshots=snapshots))
-
-
-def price_chart(*, pool: Pool, snapshots: list[PriceSnapshot]) -> Chart | None:
-    """An SVG polyline of the spot price over the snapshots (oldest left), in USD when every one has the feed."""
-    ordered = list(reversed(snapshots))
-    if len(ordered) < 2:
-        return None
-    in_usd = all(s.oracle_answer and s.oracle_decimals is not None for s in ordered)
-    values = []
-    for s in ordered:
-        if in_usd:
-            value = market.spot_price_usd(
-                reserve_asset=s.reserve_asset,
-                reserve_token=s.reserve_token,
-                asset_decimals=pool.raise_asset_decimals,
-                answer=s.oracle_answer,
-                feed_decimals=s.oracle_decimals,
-            )
-        else:
-            value = market.spot_price(
-                reserve_asset=s.reserve_asset, reserve_token=s.reserve_token, asset_decimals=pool.raise_asset_decimals
-            )
-        values.append(value or 0)
-    low, high = min(values), max(values)
-    last_index = len(values) - 1
-    points = []
-    for index, value in enumerate(values):
-        x = index * CHART_WIDTH // last_index
-        y = CHART_HEIGHT // 2 if high == low else CHART_HEIGHT - (value - low) * CHART_HEIGHT // (high - low)
-        points.append(f"{x},{y}")
-    return Chart(
-        points=" ".join(points),
-        first=values[0],
-        last=values[-1],
-        low=low,
-        high=high,
-        in_usd=in_usd,
-        seconds=ordered[-1].block_timestamp - ordered[0].block_timestamp,
-    )
+    return LaunchedRow(pool=pool, snapshot=newest, figures=figures)
 
 
 @dataclass(frozen=True)
@@ -332,3 +283,82 @@ def open_row(*, pool: Pool, feed: FeedSnapshot | None) -> OpenRow:
             updated_at=feed.updated_at, chain_time=feed.block_timestamp, max_age_seconds=pool.oracle_max_age_seconds
         ),
     )
+
+
+# --- the launch at the current raise, and "me" ------------------------------------------------------------------
+
+
+def usd_answer(*, feed: FeedSnapshot | None) -> tuple[int, int] | None:
+    """(answer, decimals) of a USD feed that has a price, else None: no feed, no USD figure (never a made-up one)."""
+    if feed is None or feed.answer <= 0:
+        return None
+    return feed.answer, feed.decimals
+
+
+@dataclass(frozen=True)
+class LaunchFigures:
+    """The launch the current raise would make, by the launch's own arithmetic (pools.selectors.launch_preview)."""
+
+    price: int | None  # smallest raise-asset units per whole token
+    price_usd: int | None  # market.USD_DECIMALS
+    market_cap: int | None
+    market_cap_usd: int | None
+    fdv: int | None
+    fdv_usd: int | None
+    depositor_tokens: int
+
+
+def _preview_usd(value: int | None) -> int | None:
+    return None if value is None else value * 10 ** (market.USD_DECIMALS - PREVIEW_USD_DECIMALS)
+
+
+def launch_figures(*, pool: Pool, feed: FeedSnapshot | None) -> LaunchFigures:
+    """Price, market cap and FDV at the current raise; the USD ones only with a feed in the preview's decimals."""
+    answer = usd_answer(feed=feed)
+    oracle = answer[0] if answer and answer[1] == PREVIEW_USD_DECIMALS else None
+    # Without a feed the preview still prices the token in the asset; 0 keeps it from reading the chain itself.
+    preview = launch_preview(pool=pool, oracle_answer=0 if oracle is None else oracle)
+    cap, cap_usd = worth_at_launch(pool, preview, circulating_at_launch(pool, preview))
+    fdv, fdv_usd = worth_at_launch(pool, preview, pool.total_supply - preview.burned_tokens)
+    known = oracle is not None
+    return LaunchFigures(
+        price=preview.price_in_asset,
+        price_usd=_preview_usd(preview.price_usd_e8) if known else None,
+        market_cap=cap,
+        market_cap_usd=_preview_usd(cap_usd) if known else None,
+        fdv=fdv,
+        fdv_usd=_preview_usd(fdv_usd) if known else None,
+        depositor_tokens=preview.depositor_tokens,
+    )
+
+
+def expected_tokens(*, pool: Pool, credited: int, allocation: Allocation | None, depositor_tokens: int) -> int:
+    """A depositor's tokens: the allocation once there is one, else their share of the depositors' supply at the
+    current raise (it shrinks as others deposit; the launch divides pro rata, to the wei)."""
+    if allocation is not None:
+        return allocation.token_amount
+    if pool.raised <= 0:
+        return 0
+    return depositor_tokens * credited // pool.raised
+
+
+def claim_outlook(*, status: ClaimStatus, allocation: int, token_symbol: str) -> str:
+    """When what is claimable grows, in words: the cliff's end, the vesting rate, the date everything is vested."""
+    if status.claimed >= allocation:
+        return "Everything is claimed."
+    if status.chain_time >= status.vesting_end:
+        return "Everything has vested: what is left is claimable now."
+    if status.vesting_end == status.vesting_start:
+        return f"All of it becomes claimable on {_when(_moment(status.vesting_end))}."
+    per_day = allocation * 86_400 // (status.vesting_end - status.vesting_start)
+    rate = f"about {significant(per_day, 18, READABLE_DIGITS)} {token_symbol} more a day"
+    if status.chain_time < status.vesting_start:
+        return (
+            f"Vesting starts on {_when(_moment(status.vesting_start))} (the cliff ends), then {rate} until "
+            f"{_when(_moment(status.vesting_end))}."
+        )
+    return f"It grows every block, {rate}, until everything is vested on {_when(_moment(status.vesting_end))}."
+
+
+def _moment(unix_seconds: int) -> datetime:
+    return datetime.fromtimestamp(unix_seconds, tz=UTC)

@@ -1,15 +1,20 @@
-"""The website's reads: a fixed number of queries per page, whatever the number of pools, deposits or snapshots."""
+"""The website's reads: a fixed number of queries per page, whatever the number of pools, deposits or snapshots (and
+one batched chain read for an address's claims)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
+from chain.contracts import event_topic
+from chain.errors import ChainError
+from chain.rpc import hex_int, json_rpc
+from enclave_signer.crediting import ZERO_SENDER
 from pools.models import Allocation, Deposit, Pool, Refund
 from pools.selectors.pools import PUBLIC_STATUSES
-from pools.services.refunds import UNSETTLED
+from pools.services.refunds import FAILED_STATUSES, UNSETTLED, owed_amount
 from web.models import FeedSnapshot, PriceSnapshot
 from web.services import asset_key
 
@@ -55,20 +60,45 @@ class DepositActivity:
     depositors: int
     pending_amount: int
     pending_count: int
-    refunds_owed: int  # still to be paid by a batch
+    refunds_owed: int  # refund rows still to be paid by a batch
+    owed_unbatched: int  # decided to be paid back, not in a refund row yet (over-cap parts before the launch)
     refunds_paid: int
     refunds_set_aside: int  # taken out of the batches by an admin, for manual handling
     recent_refunds: list[Refund]
     whitelist_size: int
 
+    @property
+    def owed_back(self) -> int:
+        """Everything still owed to depositors: the one figure every "owed back" on a page shows."""
+        return self.refunds_owed + self.owed_unbatched
+
+
+def _in_a_refund() -> Exists:
+    return Exists(Refund.deposits.through.objects.filter(deposit_id=OuterRef("pk")))
+
+
+def _owed_unbatched(pool: Pool) -> int:
+    """What `pools.services.refunds.owed_amount` owes for the confirmed deposits no refund row pays yet, summed in
+    one query: all of each deposit once the raise failed, else its refused part; nothing for a mint (no sender)."""
+    field = "amount" if pool.status in FAILED_STATUSES else "refund_amount"
+    unbatched = (
+        pool.deposits.filter(status=Deposit.Status.CONFIRMED)
+        .exclude(sender__iexact=ZERO_SENDER)
+        .exclude(_in_a_refund())
+    )
+    return int(unbatched.aggregate(owed=Sum(field))["owed"] or 0)
+
 
 def deposit_activity(*, pool: Pool) -> DepositActivity:
-    """Four queries (five for a whitelisted pool): recent deposits and refunds, and their totals."""
+    """Five queries (six for a whitelisted pool): recent deposits and refunds, and their totals.
+
+    A depositor is a sender with something credited: a sender refunded in full (late, below the minimum) is not one.
+    """
     recent = list(pool.deposits.order_by("-block_number", "-tx_index", "-ordinal")[:RECENT_DEPOSITS])
     pending = Q(status=Deposit.Status.PENDING)
     totals = pool.deposits.aggregate(
         count=Count("id"),
-        depositors=Count("sender", distinct=True),
+        depositors=Count("sender", distinct=True, filter=Q(status=Deposit.Status.CONFIRMED, credited_amount__gt=0)),
         pending_count=Count("id", filter=pending),
         pending_amount=Sum("amount", filter=pending),
     )
@@ -86,11 +116,24 @@ def deposit_activity(*, pool: Pool) -> DepositActivity:
         pending_amount=int(totals["pending_amount"] or 0),
         pending_count=totals["pending_count"],
         refunds_owed=int(refund_totals["owed"] or 0),
+        owed_unbatched=_owed_unbatched(pool),
         refunds_paid=int(refund_totals["paid"] or 0),
         refunds_set_aside=int(refund_totals["set_aside"] or 0),
         recent_refunds=refunds,
         whitelist_size=whitelist_size,
     )
+
+
+CLAIMED_TOPIC = "0x" + event_topic("Claimed(address,uint256,uint256)").hex()  # contracts/ClaimVault.sol
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of tokens from a pool's claim vault, as its Claimed event says."""
+
+    tx_hash: str
+    block_number: int
+    amount: int
 
 
 @dataclass
@@ -101,6 +144,7 @@ class PoolContribution:
     deposits: list[Deposit] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     allocation: Allocation | None = None
+    claims: list[Claim] = field(default_factory=list)
 
     @property
     def credited(self) -> int:
@@ -128,8 +172,35 @@ class PoolContribution:
 
     @property
     def owed_by_deposits(self) -> int:
-        """Refund parts the indexer decided, for deposits whose refund rows are not created yet."""
-        return sum(d.refund_amount for d in self.deposits if d.status == Deposit.Status.CONFIRMED)
+        """What `owed_amount` owes for this address's confirmed deposits that no refund row pays yet."""
+        unbatched = [d for d in self.deposits if d.status == Deposit.Status.CONFIRMED and not d.in_refund]
+        return sum(owed_amount(pool=self.pool, deposit=d) for d in unbatched)
+
+    @property
+    def owed_back(self) -> int:
+        """Still owed to this address: unpaid refund rows and decided parts not batched yet (never what was paid)."""
+        return self.refund_owed + self.owed_by_deposits
+
+
+def _deposits_of(address: str) -> QuerySet[Deposit]:
+    return (
+        Deposit.objects.filter(sender__iexact=address)
+        .annotate(in_refund=_in_a_refund())
+        .order_by("block_number", "tx_index", "ordinal")
+    )
+
+
+def contribution_in(*, pool: Pool, address: str) -> PoolContribution | None:
+    """`address`'s part in `pool` (deposits, refunds, allocation), or None when it has none. Three queries."""
+    contribution = PoolContribution(
+        pool=pool,
+        deposits=list(_deposits_of(address).filter(pool=pool)),
+        refunds=list(pool.refunds.filter(recipient__iexact=address).select_related("transaction").order_by("id")),
+        allocation=allocation_of(pool=pool, address=address),
+    )
+    if not (contribution.deposits or contribution.refunds or contribution.allocation):
+        return None
+    return contribution
 
 
 def contributions_of(*, address: str) -> list[PoolContribution]:
@@ -140,18 +211,55 @@ def contributions_of(*, address: str) -> list[PoolContribution]:
         return by_pool.setdefault(pool.pk, PoolContribution(pool=pool))
 
     public = Q(pool__status__in=PUBLIC_STATUSES)
-    related = ("pool", "pool__agent", "pool__launch")
-    for deposit in (
-        Deposit.objects.filter(public, sender__iexact=address)
-        .select_related(*related)
-        .order_by("block_number", "tx_index", "ordinal")
-    ):
+    related = ("pool", "pool__agent", "pool__launch", "pool__launch__transaction")
+    for deposit in _deposits_of(address).filter(public).select_related(*related):
         entry(deposit.pool).deposits.append(deposit)
-    for refund in Refund.objects.filter(public, recipient__iexact=address).select_related(*related).order_by("id"):
+    refunds = Refund.objects.filter(public, recipient__iexact=address).select_related(*related, "transaction")
+    for refund in refunds.order_by("id"):
         entry(refund.pool).refunds.append(refund)
     for allocation in Allocation.objects.filter(public, address__iexact=address).select_related(*related):
         entry(allocation.pool).allocation = allocation
     return sorted(by_pool.values(), key=lambda c: (c.pool.created_at, c.pool.pk), reverse=True)
+
+
+def claims_add(*, address: str, contributions: list[PoolContribution]) -> str:
+    """Fill in each contribution's claims from its vault's Claimed events: one batched eth_getLogs for every pool
+    with an allocation, from its launch block. The chain's error in words when it did not answer, else ''."""
+    claimable = [c for c in contributions if c.allocation and c.pool.launch.claim_vault_address]
+    account_topic = "0x" + "00" * 12 + address.lower().removeprefix("0x")
+    calls = [
+        (
+            "eth_getLogs",
+            [
+                {
+                    "address": c.pool.launch.claim_vault_address,
+                    "topics": [CLAIMED_TOPIC, account_topic],
+                    "fromBlock": hex(_launch_block(c.pool)),
+                    "toBlock": "latest",
+                }
+            ],
+        )
+        for c in claimable
+    ]
+    try:
+        answers = json_rpc().batch(calls)
+    except ChainError as exc:
+        return str(exc)
+    for contribution, logs in zip(claimable, answers, strict=True):
+        contribution.claims = [
+            Claim(
+                tx_hash=log["transactionHash"],
+                block_number=hex_int(log["blockNumber"]),
+                amount=int(log["data"][2:66], 16),
+            )
+            for log in logs
+        ]
+    return ""
+
+
+def _launch_block(pool: Pool) -> int:
+    transaction = pool.launch.transaction
+    return transaction.block_number if transaction and transaction.block_number else 0
 
 
 def allocation_of(*, pool: Pool, address: str) -> Allocation | None:

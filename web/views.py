@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import posixpath
 import secrets
@@ -10,8 +11,10 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from eth_utils import is_address, to_checksum_address
@@ -20,15 +23,19 @@ from chain.contracts import encode_claim
 from chain.errors import ChainError
 from chain.reads import claim_status
 from pools import ratelimit
-from pools.models import Pool
+from pools.models import Launch, Pool
 from pools.signer_client import SignerError
-from web import presentation, selectors, siwe, transparency
+from web import payments, presentation, selectors, siwe, transparency
 from web.siwe import SiweError
 
 POOLS_PER_PAGE = 24
 LAUNCHED_PER_PAGE = 20
 SESSION_ADDRESS = "siwe_address"
 SIWE_COOKIE = "siwe_challenge"  # binds a sign-in nonce to the browser that asked for it (web/siwe.py)
+# Nothing on a pool page changes by itself any more: the live part stops polling (htmx stops on 286).
+FINAL_STATUSES = (Pool.Status.REFUNDED, Pool.Status.CANCELLED)
+STOP_POLLING = 286
+UNCHANGED = 204
 
 
 def _address_from(request: HttpRequest) -> tuple[str, str]:
@@ -49,7 +56,16 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(selectors.pools_public(search=search, group=group), POOLS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    rows = [(pool, presentation.pool_progress(pool=pool), presentation.pool_phase(pool=pool)) for pool in page]
+    feeds = selectors.latest_feed_snapshots(chain_id=settings.CHAIN_ID)
+    rows = [
+        (
+            pool,
+            presentation.pool_progress(pool=pool),
+            presentation.pool_phase(pool=pool),
+            selectors.feed_for_pool(pool=pool, feeds=feeds),
+        )
+        for pool in page
+    ]
     return render(
         request,
         "web/pool_list.html",
@@ -63,27 +79,68 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _pool_context(pool: Pool) -> dict:
+def _pool_context(request: HttpRequest, pool: Pool) -> dict:
+    """Everything on a pool page that follows the pool's state: one context for the page and its live fragment."""
     activity = selectors.deposit_activity(pool=pool)
-    return {
+    me_address, _ = _address_from(request)
+    me = selectors.contribution_in(pool=pool, address=me_address) if me_address else None
+    feed = selectors.feed_for_pool(pool=pool, feeds=selectors.latest_feed_snapshots(chain_id=settings.CHAIN_ID))
+    figures = presentation.launch_figures(pool=pool, feed=feed)
+    launch = getattr(pool, "launch", None)
+    context = {
         "pool": pool,
         "activity": activity,
         "refunds_waiting": presentation.refunds_waiting_notice(pool=pool, unsettled=activity.refunds_owed),
         "progress": presentation.pool_progress(pool=pool),
         "phase": presentation.pool_phase(pool=pool),
-        "launch": getattr(pool, "launch", None),
-        "live": pool.status in (Pool.Status.SCHEDULED, Pool.Status.OPEN, Pool.Status.CLOSED, Pool.Status.LAUNCHING),
+        "launch": launch,
+        "launched": launch is not None and launch.step == Launch.Step.LAUNCHED,
+        "final": _final(pool, activity),
+        "feed": feed,
+        "figures": figures,
+        "me": me,
+        "me_address": me_address,
+        "me_tokens": _tokens_of(pool, me, figures),
     }
+    context.update(
+        payments.deposit_panel_context(
+            pool=pool, me=me, amount_text=request.GET.get("amount", "").strip()[:80], feed=feed
+        )
+    )
+    return context
+
+
+def _final(pool: Pool, activity: selectors.DepositActivity) -> bool:
+    """Nothing on the page will change by itself any more: the live poll may stop. A launched pool still pays back
+    what came over the cap or too late, so it stays live while anything is pending or owed."""
+    if pool.status == Pool.Status.LAUNCHED:
+        return not activity.pending_count and not activity.owed_back
+    return pool.status in FINAL_STATUSES
+
+
+def _tokens_of(pool: Pool, me: selectors.PoolContribution | None, figures: presentation.LaunchFigures) -> int | None:
+    if me is None:
+        return None
+    return presentation.expected_tokens(
+        pool=pool, credited=me.credited, allocation=me.allocation, depositor_tokens=figures.depositor_tokens
+    )
+
+
+def _live_context(request: HttpRequest, pool: Pool) -> dict:
+    """The pool's context with its live fragment rendered, and that rendering's version (a hash of its HTML): the
+    client sends back the version it shows, and an unchanged page costs one short answer instead of a swap."""
+    context = _pool_context(request, pool)
+    state = render_to_string("web/_pool_state.html", context, request=request)
+    context["state"] = state
+    context["version"] = hashlib.sha256(state.encode()).hexdigest()[:20]
+    return context
 
 
 @require_GET
 def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     pool = selectors.pool_public(pool_id=pool_id)
-    context = _pool_context(pool)
+    context = _live_context(request, pool)
     context["rules"] = presentation.pool_rules(pool=pool)
-    context["accepting"] = pool.status in (Pool.Status.SCHEDULED, Pool.Status.OPEN)
-    if context["accepting"] and pool.deposit_address:
-        context["qr_svg"] = presentation.address_qr_svg(pool.deposit_address)
     context["site_url"] = request.build_absolute_uri("/").rstrip("/")  # for the verify-pool command
     return render(request, "web/pool_detail.html", context)
 
@@ -91,15 +148,22 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 @never_cache
 @require_GET
 def pool_live(request: HttpRequest, pool_id: int) -> HttpResponse:
-    """The live part of a pool page (progress, deposits, refunds), polled by htmx."""
+    """Everything on a pool page that follows its state, polled by htmx with the version it shows (`v`): 204 (no
+    swap) while that is still current, else the fragment. Once the shown version is current and final, 286 with the
+    same fragment: htmx stops polling on 286 but still swaps its body, which therefore cannot be empty."""
     pool = selectors.pool_public(pool_id=pool_id)
-    return render(request, "web/_pool_live.html", _pool_context(pool))
+    context = _live_context(request, pool)
+    current = request.GET.get("v") == context["version"]
+    if current and not context["final"]:
+        return HttpResponse(status=UNCHANGED)
+    return render(request, "web/_pool_live.html", context, status=STOP_POLLING if current else 200)
 
 
 @require_GET
 def account(request: HttpRequest) -> HttpResponse:
     address, error = _address_from(request)
     contributions = selectors.contributions_of(address=address) if address else []
+    claims_error = selectors.claims_add(address=address, contributions=contributions) if contributions else ""
     return render(
         request,
         "web/account.html",
@@ -109,6 +173,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "error": error,
             "signed_in": request.session.get(SESSION_ADDRESS, ""),
             "contributions": contributions,
+            "claims_error": claims_error,
         },
     )
 
@@ -129,9 +194,14 @@ def _claim_context(request: HttpRequest, pool_id: int) -> dict:
     context["allocation"] = allocation
     if allocation and launch and launch.claim_vault_address:
         try:
-            context["status"] = claim_status(
+            status = claim_status(
                 vault=launch.claim_vault_address, account=allocation.address, allocation=allocation.token_amount
             )
+            context["status"] = status
+            if status:
+                context["outlook"] = presentation.claim_outlook(
+                    status=status, allocation=allocation.token_amount, token_symbol=pool.token_symbol
+                )
         except ChainError as exc:
             context["chain_error"] = str(exc)
         proof = [bytes.fromhex(p.removeprefix("0x")) for p in allocation.proof]
@@ -228,16 +298,27 @@ def siwe_verify(request: HttpRequest) -> JsonResponse:
         return _siwe_error(exc)
     request.session.cycle_key()  # a new session id at sign-in: a planted one is worth nothing
     request.session[SESSION_ADDRESS] = address
-    response = JsonResponse({"address": address, "next": reverse("account")})
+    response = JsonResponse({"address": address, "next": _next_page(request, request.POST.get("next", ""))})
     name, path = _siwe_cookie()
     response.delete_cookie(name, path=path, samesite="Strict")
     return response
 
 
+def _next_page(request: HttpRequest, wanted: str) -> str:
+    """Where sign-in (or sign-out) returns: the page it started on when that is on this site, else My contribution.
+    Anything else (another host, another scheme, `//evil.example`) would make this site an open redirect."""
+    if wanted and url_has_allowed_host_and_scheme(
+        wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return wanted
+    return reverse("account")
+
+
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    next_page = _next_page(request, request.POST.get("next", ""))
     request.session.flush()
-    return redirect("account")
+    return redirect(next_page)
 
 
 # --- dashboard ------------------------------------------------------------------------------------------------

@@ -155,8 +155,8 @@ def _price_rows(pool: Pool, previews: list[LaunchPreview]) -> list[Row]:
         circulating = "tokens paired in the pool + depositors' tokens (claimable at launch)"
     else:
         circulating = "tokens paired in the pool only (the depositors' tokens vest)"
-    market_caps = [_worth(pool, p, _circulating(pool, p)) for p in previews]
-    fdvs = [_worth(pool, p, pool.total_supply - p.burned_tokens) for p in previews]
+    market_caps = [worth_at_launch(pool, p, circulating_at_launch(pool, p)) for p in previews]
+    fdvs = [worth_at_launch(pool, p, pool.total_supply - p.burned_tokens) for p in previews]
     return [
         (f"Launch price per {token} in {asset}", [_asset_or_unknown(pool, p.price_in_asset) for p in previews]),
         (f"Launch price per {token} in USD", [_usd_or_unknown(p.price_usd_e8) for p in previews]),
@@ -190,11 +190,12 @@ def _depositors_liquid(pool: Pool) -> bool:
     return not pool.depositor_cliff_seconds and not pool.depositor_vesting_seconds
 
 
-def _circulating(pool: Pool, preview: LaunchPreview) -> int:
+def circulating_at_launch(pool: Pool, preview: LaunchPreview) -> int:
+    """Tokens free to trade right after the launch: the pair's, and the depositors' when nothing holds them back."""
     return preview.liquidity_tokens + (preview.depositor_tokens if _depositors_liquid(pool) else 0)
 
 
-def _worth(pool: Pool, preview: LaunchPreview, tokens: int) -> tuple[int | None, int | None]:
+def worth_at_launch(pool: Pool, preview: LaunchPreview, tokens: int) -> tuple[int | None, int | None]:
     """What `tokens` are worth at the launch price, in the asset and in USD; (None, None) without a price."""
     if preview.price_in_asset is None:
         return None, None

@@ -1,5 +1,6 @@
 // Progressive enhancement only: every page reads fine without this file. It adds a copy button, a live countdown,
-// Sign-In with Ethereum and the claim button, through the wallet's EIP-1193 `window.ethereum`.
+// the live pool page's version protocol, Sign-In with Ethereum and the claim button, through the wallet's EIP-1193
+// `window.ethereum`.
 "use strict";
 
 (function () {
@@ -74,7 +75,7 @@
       const { message } = await post(box.dataset.messageUrl, { address });
       say(status, "Sign the message in your wallet…");
       const signature = await provider.request({ method: "personal_sign", params: [utf8Hex(message), address] });
-      const answer = await post(box.dataset.verifyUrl, { message, signature });
+      const answer = await post(box.dataset.verifyUrl, { message, signature, next: box.dataset.next || "" });
       say(status, `Signed in as ${answer.address}.`);
       window.location.assign(answer.next);
     } catch (error) {
@@ -137,8 +138,39 @@
     else if (target.matches("[data-claim]")) claim(target);
     else copy(target);
   });
+  // --- the live pool page ----------------------------------------------------------------------------------------
+  // Each poll says which version of the fragment the page shows (the server answers 204 while it is current), whose
+  // "You" panel to render (the connected wallet's address, else the one the page was opened for) and the values of
+  // inputs marked data-live-param (the deposit amount, so the fragment's payment request matches what is typed).
+  function liveParameters(event) {
+    const element = event.detail.elt;
+    if (!element || element.id !== "pool-live") return;
+    const parameters = event.detail.parameters;
+    parameters.v = element.dataset.version || "";
+    const address = (window.launchpadWallet && window.launchpadWallet.address) || element.dataset.address || "";
+    if (address) parameters.address = address;
+    element.querySelectorAll("[data-live-param][name]").forEach((input) => {
+      if (input.value) parameters[input.name] = input.value;
+    });
+  }
+
+  // What the script owns survives a morph: the visibility of what it shows or hides (wallet-only buttons, Copy;
+  // the server's HTML always has them hidden, and re-hiding a focused button would drop keyboard focus to <body>),
+  // and a countdown's ticking seconds while it counts to the same moment (the server says it to the minute).
+  function keepScriptOwnedParts() {
+    if (!window.Idiomorph) return;
+    const owned = ".wallet-only, .no-wallet, [data-copy]";
+    const callbacks = window.Idiomorph.defaults.callbacks;
+    callbacks.beforeAttributeUpdated = (name, element) => !(name === "hidden" && element.matches(owned));
+    callbacks.beforeNodeMorphed = (oldNode, newNode) =>
+      !(oldNode.matches && oldNode.matches("time[data-countdown]") &&
+        newNode.getAttribute && oldNode.getAttribute("datetime") === newNode.getAttribute("datetime"));
+  }
+
+  document.addEventListener("htmx:configRequest", liveParameters);
   document.addEventListener("htmx:afterSettle", () => enhance(document));
   document.addEventListener("DOMContentLoaded", () => {
+    keepScriptOwnedParts();
     enhance(document);
     tick();
     setInterval(tick, 1000);

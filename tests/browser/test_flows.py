@@ -19,7 +19,7 @@ from tests.launch.test_lifecycle import deposit_from, index_until_confirmed, sch
 from tests.web.launching import launch_a_pool
 from web import market
 from web.services import snapshots_take
-from web.templatetags.launchpad import usd, usd_price
+from web.templatetags.launchpad import readable, usd, usd_price
 
 pytestmark = [pytest.mark.integration, pytest.mark.chain, pytest.mark.django_db(transaction=True)]
 
@@ -46,7 +46,7 @@ def test_a_deposit_shows_up_pending_then_credited_without_a_reload(chain, live_s
     index_until_confirmed(chain)
     expect(row).to_have_attribute("data-status", "confirmed")
     expect(row).to_contain_text("Credited 2 ETH")
-    expect(page.locator("[data-raised]")).to_have_text("2 ETH")
+    expect(page.locator("[data-pool-raised]")).to_have_text("2 ETH")
     assert page.evaluate("window.__sameDocument") is True, "the page reloaded"
     screenshot(page, "pool-open-credited-deposit")
 
@@ -72,8 +72,11 @@ def test_a_depositor_signs_in_with_ethereum_and_claims_the_tokens(chain, live_se
     page.get_by_role("link", name="Vested and claimed amounts, and claim").click()
     expect(page.locator("[data-claimed]")).to_have_text("0 CLM")
     expect(page.locator("[data-allocation]")).to_have_text(_tokens(allocation.token_amount))
+    expect(page.locator("[data-allocation] [data-exact]")).to_have_attribute(
+        "data-exact", _units(allocation.token_amount, 18).replace(",", "")
+    )
     screenshot(page, "claim-before")
-    page.get_by_role("button", name=f"Claim {_tokens(allocation.token_amount)}").click()
+    page.get_by_role("button", name="Claim", exact=True).click()
 
     expect(page.locator("[data-claimed]")).to_have_text(_tokens(allocation.token_amount))
     expect(page.locator("[data-claimable]")).to_have_text("0 CLM")
@@ -137,7 +140,8 @@ def test_pages_read_fine_without_javascript(chain, live_server, browser):
 
 
 def _tokens(amount: int) -> str:
-    return f"{_units(amount, 18)} CLM"
+    """A token amount as the page shows it: rounded for reading (the exact value is in its data-exact)."""
+    return f"{readable(amount, 18)} CLM"
 
 
 def _units(amount: int, decimals: int) -> str:

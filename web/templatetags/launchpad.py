@@ -1,4 +1,5 @@
-"""Template helpers: exact amounts from integers, USD figures, durations, and block explorer links."""
+"""Template helpers: amounts from integers (exact, or rounded for reading with the exact value kept beside), USD
+figures, counts with their plurals, durations, and block explorer links."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from pools.units import format_units
-from web.market import PRICE_DECIMALS, USD_DECIMALS
+from web.market import PRICE_DECIMALS, USD_DECIMALS, to_usd
 
 register = template.Library()
 
 USD_PLACES = 2
 SIGNIFICANT_DIGITS = 6
+READABLE_DIGITS = 4  # what a person compares at a glance; the exact amount is in the title and data-exact
 
 
 @register.filter
@@ -42,6 +44,49 @@ def tokens(pool, amount: int | None) -> str:
     return f"{format_units(int(amount), 18)} {pool.token_symbol}"
 
 
+def _readable(amount: int | None, decimals: int, symbol: str):
+    """`<span title="exact" data-exact="exact">readable</span>`: rounded down for reading, exact on hover and copy."""
+    if amount is None:
+        return "—"
+    exact = format_units(int(amount), decimals)
+    shown = significant(int(amount), decimals, READABLE_DIGITS)
+    return format_html(
+        '<span class="amount" title="{} {}" data-exact="{}">{} {}</span>',
+        exact,
+        symbol,
+        exact.replace(",", ""),  # for scripts and copying: a plain decimal
+        shown,
+        symbol,
+    )
+
+
+@register.simple_tag
+def amount(pool, value: int | None):
+    """An amount of the pool's raise asset for reading: "1,234 ETH", "0.0001234 ETH", the exact value in its title."""
+    return _readable(value, pool.raise_asset_decimals, pool.raise_asset_symbol)
+
+
+@register.simple_tag
+def token_amount(pool, value: int | None):
+    """An amount of the pool's token (18 decimals) for reading: "2,266,666 CLM", the exact value in its title."""
+    return _readable(value, 18, pool.token_symbol)
+
+
+@register.filter
+def readable(value: int | None, decimals: int) -> str:
+    """An integer amount as text for reading (four significant digits, never dropping whole digits)."""
+    if value is None:
+        return "—"
+    return significant(int(value), int(decimals), READABLE_DIGITS)
+
+
+@register.filter
+def counted(count: int, unit: str) -> str:
+    """A count with its noun in the right number: `1|counted:"block"` → "1 block", `2|counted:"block"` → "2 blocks"."""
+    singular, _, plural = unit.partition(",")
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 def significant(amount: int, decimals: int, digits: int = SIGNIFICANT_DIGITS) -> str:
     """Truncated (never rounded up) to `digits` significant digits, but never dropping whole digits."""
     whole = abs(amount) // 10**decimals
@@ -62,6 +107,20 @@ def usd(value: int | None) -> str:
     dollars, fraction = divmod(abs(int(value)), 10**USD_DECIMALS)
     cents = fraction // 10 ** (USD_DECIMALS - USD_PLACES)
     return f"{sign}${dollars:,}.{cents:0{USD_PLACES}d}"
+
+
+@register.simple_tag
+def usd_of(pool, value: int | None, feed) -> str:
+    """`value` of the pool's raise asset in USD at the feed's newest reading ("($6,000.00)"); nothing without a feed."""
+    if value is None or feed is None or feed.answer <= 0:
+        return ""
+    dollars = to_usd(
+        asset_amount=int(value),
+        asset_decimals=pool.raise_asset_decimals,
+        answer=feed.answer,
+        feed_decimals=feed.decimals,
+    )
+    return format_html('<span class="usd" data-usd>({})</span>', usd(dollars))
 
 
 @register.filter
@@ -91,8 +150,8 @@ def bps(value: int | None) -> str:
 
 @register.filter
 def share(value: int | None) -> str:
-    """Basis points as a plain share: 5000 → "50%", 250 → "2.5%"."""
-    if value is None:
+    """Basis points as a plain share: 5000 → "50%", 250 → "2.5%"; a dash for nothing (an unset template variable)."""
+    if value is None or value == "":
         return "—"
     whole, rest = divmod(int(value), 100)
     return f"{whole}.{rest:02d}".rstrip("0").rstrip(".") + "%"
@@ -126,6 +185,18 @@ def until(moment: datetime | None) -> str:
     if moment is None:
         return "—"
     return duration(moment - timezone.now())
+
+
+@register.filter
+def until_minute(moment: datetime | None) -> str:
+    """Time left until `moment` to the minute: the server's words change once a minute (the script ticks seconds),
+    so a live page's version does not change every second because of its countdown."""
+    if moment is None:
+        return "—"
+    seconds = int((moment - timezone.now()).total_seconds())
+    if seconds < 60:
+        return "less than a minute" if seconds > 0 else "0 s"
+    return duration(seconds - seconds % 60)
 
 
 @register.filter
