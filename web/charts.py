@@ -28,6 +28,7 @@ from pools.models import Pool
 from pools.units import format_units
 from web import market
 from web.models import PriceSnapshot
+from web.presentation import launch_event_int
 
 RANGES: dict[str, int | None] = {"1h": 3_600, "24h": 86_400, "7d": 7 * 86_400, "all": None}
 DEFAULT_RANGE = "24h"
@@ -84,19 +85,12 @@ def _decimal(value: int | None, decimals: int) -> str | None:
     return None if value is None else format_units(value, decimals).replace(",", "")
 
 
-def _event_int(event: dict | None, name: str) -> int:
-    try:
-        return int((event or {}).get(name, 0))
-    except (TypeError, ValueError):
-        return 0
-
-
 def launched_from(*, pool: Pool) -> Launched:
     """The chart's references from the pool's launch row (its decoded Launched event and the checked answer)."""
     launch = pool.launch
     return Launched(
-        asset_to_liquidity=_event_int(launch.event, "asset_to_liquidity"),
-        tokens_to_liquidity=_event_int(launch.event, "tokens_to_liquidity"),
+        asset_to_liquidity=launch_event_int(launch.event, "asset_to_liquidity"),
+        tokens_to_liquidity=launch_event_int(launch.event, "tokens_to_liquidity"),
         oracle_answer=int(launch.oracle_answer) if launch.oracle_answer else None,
         target_price_usd=pool.target_price_usd_e8 if pool.price_mode == Pool.PriceMode.USD_TARGET else 0,
         asset_decimals=pool.raise_asset_decimals,

@@ -1,5 +1,5 @@
 """What the pages say: a pool's phase and rules in plain words, its progress, the launch it would make at the current
-raise, a depositor's expected tokens and claim outlook, and the dashboard's rows and charts.
+raise, a depositor's expected tokens and claim outlook, and the dashboard's rows.
 
 Pure functions of already-loaded rows (no queries, no chain calls), so they are cheap to test.
 """
@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import segno
 from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
 
 from chain.reads import ClaimStatus
 from pools.models import Allocation, Pool
@@ -45,14 +43,6 @@ def _span(seconds: int) -> str:
     if hours:
         return _plural(hours, "hour")
     return _plural(seconds // 60, "minute")
-
-
-def address_qr_svg(address: str) -> SafeString:
-    """The deposit address as an inline SVG QR code (the plain address: every wallet and exchange reads it)."""
-    qr = segno.make(address, error="m")
-    svg = qr.svg_inline(scale=4, border=2, omitsize=True, dark="#000", light="#fff", title=f"QR code of {address}")
-    # segno builds the SVG from the address alone, which the signer gave as checked hex: safe to embed as HTML.
-    return mark_safe(svg.replace("<svg ", '<svg role="img" class="qr" ', 1))  # noqa: S308
 
 
 @dataclass(frozen=True)
@@ -228,7 +218,8 @@ class LaunchedRow:
     figures: market.PairFigures | None
 
 
-def _event_int(event: dict | None, name: str) -> int:
+def launch_event_int(event: dict | None, name: str) -> int:
+    """An amount of the launch's decoded `Launched` event (stored as JSON), 0 when missing or unreadable."""
     try:
         return int((event or {}).get(name, 0))
     except (TypeError, ValueError):
@@ -248,8 +239,8 @@ def launched_row(*, pool: Pool) -> LaunchedRow:
         asset_decimals=pool.raise_asset_decimals,
         total_supply=newest.token_total_supply,
         locked_supply=newest.token_locked,
-        launch_asset_to_liquidity=_event_int(event, "asset_to_liquidity"),
-        launch_tokens_to_liquidity=_event_int(event, "tokens_to_liquidity"),
+        launch_asset_to_liquidity=launch_event_int(event, "asset_to_liquidity"),
+        launch_tokens_to_liquidity=launch_event_int(event, "tokens_to_liquidity"),
         answer=newest.oracle_answer,
         feed_decimals=newest.oracle_decimals,
         oracle_updated_at=newest.oracle_updated_at,
