@@ -17,6 +17,7 @@ from web3.exceptions import ContractLogicError, Web3Exception, Web3RPCError
 
 from chain.artifacts import load_artifact
 from chain.client import chain_deployment, web3_client
+from chain.contracts import event_topic
 from chain.errors import ChainError, ChainUnavailable, NotAnErc20, RpcError
 from chain.rpc import hex_int, json_rpc
 
@@ -66,6 +67,49 @@ def claim_status(*, vault: str, account: str, allocation: int) -> ClaimStatus:
         vesting_end=end,
         chain_time=now,
     )
+
+
+CLAIMED_TOPIC = "0x" + event_topic("Claimed(address,uint256,uint256)").hex()  # contracts/ClaimVault.sol
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    """One claim of tokens from a claim vault, as its Claimed event says."""
+
+    tx_hash: str
+    block_number: int
+    amount: int
+
+
+def claimed_events(*, account: str, vaults: list[tuple[str, int]]) -> list[list[ClaimedEvent]]:
+    """`account`'s Claimed events in each (vault, from block), in one batched eth_getLogs: a list per vault."""
+    account_topic = "0x" + "00" * 12 + account.lower().removeprefix("0x")
+    calls = [
+        (
+            "eth_getLogs",
+            [
+                {
+                    "address": vault,
+                    "topics": [CLAIMED_TOPIC, account_topic],
+                    "fromBlock": hex(start),
+                    "toBlock": "latest",
+                }
+            ],
+        )
+        for vault, start in vaults
+    ]
+    answers = json_rpc().batch(calls) if calls else []
+    return [
+        [
+            ClaimedEvent(
+                tx_hash=log["transactionHash"],
+                block_number=hex_int(log["blockNumber"]),
+                amount=int(log["data"][2:66], 16),
+            )
+            for log in logs
+        ]
+        for logs in answers
+    ]
 
 
 @dataclass(frozen=True)

@@ -8,13 +8,11 @@ from dataclasses import dataclass, field
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 
-from chain.contracts import event_topic
 from chain.errors import ChainError
-from chain.rpc import hex_int, json_rpc
-from enclave_signer.crediting import ZERO_SENDER
+from chain.reads import ClaimedEvent, claimed_events
 from pools.models import Allocation, Deposit, Pool, Refund
 from pools.selectors.pools import PUBLIC_STATUSES
-from pools.services.refunds import FAILED_STATUSES, UNSETTLED, owed_amount
+from pools.services.refunds import UNSETTLED, owed_amount, owed_unbatched
 from web.models import FeedSnapshot, PriceSnapshot
 from web.services import asset_key
 
@@ -77,18 +75,6 @@ def _in_a_refund() -> Exists:
     return Exists(Refund.deposits.through.objects.filter(deposit_id=OuterRef("pk")))
 
 
-def _owed_unbatched(pool: Pool) -> int:
-    """What `pools.services.refunds.owed_amount` owes for the confirmed deposits no refund row pays yet, summed in
-    one query: all of each deposit once the raise failed, else its refused part; nothing for a mint (no sender)."""
-    field = "amount" if pool.status in FAILED_STATUSES else "refund_amount"
-    unbatched = (
-        pool.deposits.filter(status=Deposit.Status.CONFIRMED)
-        .exclude(sender__iexact=ZERO_SENDER)
-        .exclude(_in_a_refund())
-    )
-    return int(unbatched.aggregate(owed=Sum(field))["owed"] or 0)
-
-
 def deposit_activity(*, pool: Pool) -> DepositActivity:
     """Five queries (six for a whitelisted pool): recent deposits and refunds, and their totals.
 
@@ -116,24 +102,12 @@ def deposit_activity(*, pool: Pool) -> DepositActivity:
         pending_amount=int(totals["pending_amount"] or 0),
         pending_count=totals["pending_count"],
         refunds_owed=int(refund_totals["owed"] or 0),
-        owed_unbatched=_owed_unbatched(pool),
+        owed_unbatched=owed_unbatched(pool=pool),
         refunds_paid=int(refund_totals["paid"] or 0),
         refunds_set_aside=int(refund_totals["set_aside"] or 0),
         recent_refunds=refunds,
         whitelist_size=whitelist_size,
     )
-
-
-CLAIMED_TOPIC = "0x" + event_topic("Claimed(address,uint256,uint256)").hex()  # contracts/ClaimVault.sol
-
-
-@dataclass(frozen=True)
-class Claim:
-    """One claim of tokens from a pool's claim vault, as its Claimed event says."""
-
-    tx_hash: str
-    block_number: int
-    amount: int
 
 
 @dataclass
@@ -144,7 +118,7 @@ class PoolContribution:
     deposits: list[Deposit] = field(default_factory=list)
     refunds: list[Refund] = field(default_factory=list)
     allocation: Allocation | None = None
-    claims: list[Claim] = field(default_factory=list)
+    claims: list[ClaimedEvent] = field(default_factory=list)
 
     @property
     def credited(self) -> int:
@@ -223,37 +197,16 @@ def contributions_of(*, address: str) -> list[PoolContribution]:
 
 
 def claims_add(*, address: str, contributions: list[PoolContribution]) -> str:
-    """Fill in each contribution's claims from its vault's Claimed events: one batched eth_getLogs for every pool
-    with an allocation, from its launch block. The chain's error in words when it did not answer, else ''."""
+    """Fill in each contribution's claims from its vault's Claimed events (one batched chain read for every pool with
+    an allocation, from its launch block). The chain's error in words when it did not answer, else ''."""
     claimable = [c for c in contributions if c.allocation and c.pool.launch.claim_vault_address]
-    account_topic = "0x" + "00" * 12 + address.lower().removeprefix("0x")
-    calls = [
-        (
-            "eth_getLogs",
-            [
-                {
-                    "address": c.pool.launch.claim_vault_address,
-                    "topics": [CLAIMED_TOPIC, account_topic],
-                    "fromBlock": hex(_launch_block(c.pool)),
-                    "toBlock": "latest",
-                }
-            ],
-        )
-        for c in claimable
-    ]
+    vaults = [(c.pool.launch.claim_vault_address, _launch_block(c.pool)) for c in claimable]
     try:
-        answers = json_rpc().batch(calls)
+        claims = claimed_events(account=address, vaults=vaults)
     except ChainError as exc:
         return str(exc)
-    for contribution, logs in zip(claimable, answers, strict=True):
-        contribution.claims = [
-            Claim(
-                tx_hash=log["transactionHash"],
-                block_number=hex_int(log["blockNumber"]),
-                amount=int(log["data"][2:66], 16),
-            )
-            for log in logs
-        ]
+    for contribution, found in zip(claimable, claims, strict=True):
+        contribution.claims = found
     return ""
 
 

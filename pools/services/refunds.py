@@ -56,6 +56,16 @@ def owed_amount(*, pool: Pool, deposit: Deposit) -> int:
     return deposit.amount if pool.status in FAILED_STATUSES else deposit.refund_amount
 
 
+def owed_unbatched(*, pool: Pool) -> int:
+    """`owed_amount` summed over the confirmed deposits no refund row pays yet (what the next refund_request makes
+    rows for), in one query: pages show it while the rows are not created yet."""
+    field = "amount" if pool.status in FAILED_STATUSES else "refund_amount"
+    unbatched = Deposit.objects.filter(pool=pool, status=Deposit.Status.CONFIRMED, refunds__isnull=True).exclude(
+        sender__iexact=ZERO_SENDER
+    )
+    return int(unbatched.aggregate(owed=Sum(field))["owed"] or 0)
+
+
 def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
     """Create Refund rows for everything owed and not yet in a refund, and enqueue the refund job. Idempotent."""
     from pools.tasks import advance_refunds
