@@ -147,6 +147,29 @@ CHAIN_EXPLORER_URL = env("CHAIN_EXPLORER_URL", default="")
 # An RPC URL depositors' wallets may be given to add the chain (wallet_addEthereumChain): a public one, never
 # CHAIN_RPC_URL on a real network, which may hold a provider's key. On the local chain, CHAIN_RPC_URL is given.
 CHAIN_PUBLIC_RPC_URL = env("CHAIN_PUBLIC_RPC_URL", default="")
+# --- Real-network parameters (docs/real-network.md) -----------------------------------------------------------
+# Fees: the tip is the node's eth_maxPriorityFeePerGas (eth_feeHistory's median reward when it has none), at most
+# CHAIN_MAX_PRIORITY_FEE_WEI; maxFeePerGas is CHAIN_BASE_FEE_MULTIPLIER x the base fee plus the tip. Above
+# CHAIN_MAX_FEE_PER_GAS_WEI nothing is sent: jobs wait for fees to come down and say so.
+CHAIN_MAX_PRIORITY_FEE_WEI = env.int("CHAIN_MAX_PRIORITY_FEE_WEI", default=5 * 10**9)
+CHAIN_MAX_FEE_PER_GAS_WEI = env.int("CHAIN_MAX_FEE_PER_GAS_WEI", default=500 * 10**9)
+CHAIN_BASE_FEE_MULTIPLIER = env.int("CHAIN_BASE_FEE_MULTIPLIER", default=2)
+# OP-stack chains (Optimism, Base) charge an L1 data fee beside the L2 gas: counted in gas budgets and reconciliation.
+OP_STACK_CHAIN_IDS = frozenset({10, 420, 8453, 84531, 84532, 11155420, 7777777, 34443})
+CHAIN_OP_STACK = env.bool("CHAIN_OP_STACK", default=CHAIN_ID in OP_STACK_CHAIN_IDS)
+# When a block counts as final: at least the pool's confirmations deep AND at or below this block tag ("latest",
+# "safe" or "finalized"). Defaults per chain are in docs/real-network.md: "safe" on Ethereum and Base.
+SAFE_TAG_CHAIN_IDS = frozenset({1, 11155111, 17000, 8453, 84532, 10, 11155420})
+CHAIN_CONFIRMATION_TAG = env(
+    "CHAIN_CONFIRMATION_TAG", default="safe" if CHAIN_ID in SAFE_TAG_CHAIN_IDS else "latest"
+)
+# Each price feed's heartbeat: the most its answer may age (Chainlink publishes it per feed; stablecoin feeds are
+# often 24 h). A pool's default oracle max age is its feed's heartbeat; the preflight checks each feed against it.
+CHAIN_ETH_USD_FEED_HEARTBEAT = env.int("CHAIN_ETH_USD_FEED_HEARTBEAT", default=3600)
+CHAIN_USDC_USD_FEED_HEARTBEAT = env.int("CHAIN_USDC_USD_FEED_HEARTBEAT", default=86_400)
+# /healthz caches the preflight (every configured address, the signer's allow-list, the RPC, the gas account).
+PREFLIGHT_CACHE_SECONDS = env.int("PREFLIGHT_CACHE_SECONDS", default=60)
+
 # Local chain: where deploy_dev_fixtures also writes the addresses the signer allows (the signer reads this file).
 SIGNER_CONTRACTS_FILE = Path(env("SIGNER_CONTRACTS_FILE", default=str(VAR_DIR / "chain" / "signer-contracts.json")))
 
