@@ -57,4 +57,5 @@ clean:  ## delete build output (not the data)
 	rm -rf build .pytest_cache .ruff_cache
 
 clean-data:  ## delete the development data in var/ (database, Redis, chain state, signer keys!)
+	@test ! -e var/sealing.secret || { echo "var/sealing.secret exists: var/ holds a real deployment's sealed pool keys. Back up var/ (docs/real-network.md, Production runbook) and delete it by hand if you mean to"; exit 2; }
 	rm -rf var

@@ -37,6 +37,8 @@ SEALING_KEY_INFO = b"enclave-signer/sealing-key/v1"
 DSTACK_SEALING_PATH = "enclave-signer/sealing-root"
 TEE_DSTACK = "dstack (Intel TDX)"
 TEE_NONE = "none (development)"
+# Local development chains (anvil, Hardhat): a sealing secret on disk is expected there and not warned about.
+DEVELOPMENT_CHAIN_IDS = frozenset({31337, 1337})
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +143,14 @@ def obtain_sealing_root(config: SignerConfig) -> SealingRoot:
             logger.warning("ignoring SIGNER_SEALING_SECRET*: the dstack socket is present and takes precedence")
         return _dstack_root(config.dstack_socket)
     if config.sealing_secret:
+        if config.chain_id not in DEVELOPMENT_CHAIN_IDS:
+            logger.warning(
+                "NO TEE on chain %s: every key is sealed under SIGNER_SEALING_SECRET(_FILE), a secret on this "
+                "machine's disk. Whoever can read it and %s can read every key: keep both on a machine only you "
+                "control, back the secret up offline, or run the signer in a dstack CVM (docs/deploy-cvm.md).",
+                config.chain_id,
+                config.data_dir,
+            )
         return SealingRoot(secret=config.sealing_secret, tee=TEE_NONE, source="SIGNER_SEALING_SECRET(_FILE)")
     path = config.dev_secret_path
     if not path.exists():

@@ -14,7 +14,12 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
-SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me" if DEBUG else environ.Env.NOTSET)
+# The development secrets: this built-in key, and those scripts/devstack.py generates into DEV_SECRETS_FILE for `make
+# run`. Never accepted outside development: `make run` with DJANGO_DEBUG=false refuses them, and so do the preflight
+# and generate_secrets.
+DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEV_SECRETS_FILE = VAR_DIR / "dev-secrets.env"
+SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -160,9 +165,7 @@ CHAIN_OP_STACK = env.bool("CHAIN_OP_STACK", default=CHAIN_ID in OP_STACK_CHAIN_I
 # When a block counts as final: at least the pool's confirmations deep AND at or below this block tag ("latest",
 # "safe" or "finalized"). Defaults per chain are in docs/real-network.md: "safe" on Ethereum and Base.
 SAFE_TAG_CHAIN_IDS = frozenset({1, 11155111, 17000, 8453, 84532, 10, 11155420})
-CHAIN_CONFIRMATION_TAG = env(
-    "CHAIN_CONFIRMATION_TAG", default="safe" if CHAIN_ID in SAFE_TAG_CHAIN_IDS else "latest"
-)
+CHAIN_CONFIRMATION_TAG = env("CHAIN_CONFIRMATION_TAG", default="safe" if CHAIN_ID in SAFE_TAG_CHAIN_IDS else "latest")
 # Each price feed's heartbeat: the most its answer may age (Chainlink publishes it per feed; stablecoin feeds are
 # often 24 h). A pool's default oracle max age is its feed's heartbeat; the preflight checks each feed against it.
 CHAIN_ETH_USD_FEED_HEARTBEAT = env.int("CHAIN_ETH_USD_FEED_HEARTBEAT", default=3600)

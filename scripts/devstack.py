@@ -3,8 +3,17 @@
     devstack.py run     persistent services under var/, migrations, chain fixtures, then signer, worker, beat and
                         web under honcho (Procfile), and on the local chain the demo pools (manage.py seed_demo).
                         Ctrl-C stops all of it; the next run resumes with the same data.
+                        With CHAIN_RPC_URL set it starts no chain and deploys nothing: it runs `manage.py preflight`
+                        once the stack is up. With DJANGO_DEBUG=false (production) it collects the static files and
+                        serves with gunicorn (Procfile.production), and refuses to start with development secrets.
     devstack.py test    throwaway PostgreSQL and Redis in a temporary folder, Django's checks, then pytest.
     devstack.py bench   throwaway PostgreSQL and Redis, migrated, then each benchmark script given.
+
+Every decision and every process reads one set of settings: `.env` with the environment on top, parsed as Django's
+settings parse it (enclave_signer/dotenv.py, the one parser). honcho is told to read no `.env` of its own, since it
+would let the file win over the environment.
+
+LAUNCHPAD_VAR_DIR (environment only) moves `run`'s data folder away from var/ (the tests use a temporary one).
 
 Standard library only, so it can run before anything else is installed.
 """
@@ -23,13 +32,20 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-VAR = ROOT / "var"
+sys.path.insert(0, str(ROOT))  # for enclave_signer.dotenv, which needs nothing outside the standard library
+from enclave_signer.dotenv import merged_environment, parse_dotenv  # noqa: E402
+
+VAR = Path(os.environ.get("LAUNCHPAD_VAR_DIR") or ROOT / "var")
+DOTENV = ROOT / ".env"
+PROCFILE = ROOT / "Procfile"
+PRODUCTION_PROCFILE = ROOT / "Procfile.production"  # the same processes, with gunicorn serving the web
 VENV_BIN = ROOT / ".venv" / "bin"
 ANVIL = ROOT / "node_modules" / ".bin" / "anvil"
 
@@ -41,7 +57,11 @@ DEV_SIGNER_PORT = 8600
 DEV_WEB_PORT = 8000
 DEV_CHAIN_ID = 31337
 DEV_BLOCK_TIME_SECONDS = 2  # the development chain's own pace (the tests' chains mine on each transaction instead)
+LOCAL_CHAIN_IDS = frozenset({DEV_CHAIN_ID, 1337})  # anvil's and Hardhat's: development chains, never real money
 DB_NAME = DB_USER = DB_PASSWORD = "launchpad"  # also in the SQL of ensure_database()
+# settings.py's DEVELOPMENT_SECRET_KEY and SIGNER_CLIENT_KEY defaults: development values, refused in production.
+BUILT_IN_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+BUILT_IN_SIGNER_SECRET = "00" * 32
 
 APT_PACKAGES = {"postgres": "postgresql", "redis-server": "redis-server"}
 
@@ -284,7 +304,7 @@ def start_anvil(stack: Stack, *, state_file: Path, port: int, log: Path | None) 
 
 def dev_secrets() -> dict[str, str]:
     """Secrets the development stack needs, generated once into var/ (git-ignored), never committed."""
-    path = VAR / "dev-secrets.env"
+    path = dev_secrets_file()
     if not path.exists():
         VAR.mkdir(exist_ok=True)
         hmac = secrets.token_hex(32)
@@ -295,10 +315,36 @@ def dev_secrets() -> dict[str, str]:
             f"SIGNER_SEALING_SECRET={secrets.token_hex(32)}\n"
         )
         path.chmod(0o600)
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return known_dev_secrets()
 
 
-def app_env(*, pg_port: int, redis_port: int, extra: dict[str, str]) -> dict[str, str]:
+def dev_secrets_file() -> Path:
+    return VAR / "dev-secrets.env"
+
+
+def known_dev_secrets() -> dict[str, str]:
+    """The development secrets generated so far (none yet: empty), read without creating any: production compares
+    against them and never uses them."""
+    path = dev_secrets_file()
+    return parse_dotenv(path.read_text()) if path.exists() else {}
+
+
+def dev_secrets_to_apply(settings: Mapping[str, str], generated: dict[str, str]) -> dict[str, str]:
+    """The generated development secrets, less the sealing secret when the operator names a sealing file: the
+    signer prefers an inline secret to a file, and would otherwise open their store with the development one."""
+    if settings.get("SIGNER_SEALING_SECRET_FILE"):
+        return {key: value for key, value in generated.items() if key != "SIGNER_SEALING_SECRET"}
+    return generated
+
+
+def read_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path = DOTENV) -> dict[str, str]:
+    """What every process of the stack sees: `.env` with the environment on top, as settings.py reads them."""
+    return merged_environment(dotenv, os.environ if environ is None else environ)
+
+
+def app_env(*, pg_port: int, redis_port: int, extra: dict[str, str], settings: Mapping[str, str]) -> dict[str, str]:
+    """The environment of every process we start: the operator's `settings`, with the development stack's own
+    values for what they leave unset."""
     env = {
         "DATABASE_URL": f"postgres://{DB_USER}:{DB_PASSWORD}@127.0.0.1:{pg_port}/{DB_NAME}",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
@@ -309,25 +355,39 @@ def app_env(*, pg_port: int, redis_port: int, extra: dict[str, str]) -> dict[str
         "SIGNER_DATA_DIR": str(VAR / "signer"),
         "SIGNER_CONTRACTS_FILE": str(VAR / "chain" / "signer-contracts.json"),
         "CHAIN_DEPLOYMENT_FILE": str(VAR / "chain" / "deployment.json"),
+        "DJANGO_STATIC_ROOT": str(VAR / "staticfiles"),  # collectstatic's output, served in production
         "PYTHONUNBUFFERED": "1",
         "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
         "VIRTUAL_ENV": str(VENV_BIN.parent),
     }
     env.update(extra)
-    # What the operator set in the environment wins over the development defaults.
-    return {**env, **{key: os.environ[key] for key in env if key in os.environ and key not in ("PATH",)}}
+    # What the operator set (in .env or the environment) wins over the development defaults.
+    chosen = {key: settings[key] for key in env if settings.get(key) and key != "PATH"}
+    return {**settings, **env, **chosen}
 
 
 def manage(*args: str, env: dict[str, str]) -> None:
-    result = subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env={**os.environ, **env})
+    result = subprocess.run([str(VENV_BIN / "python"), "manage.py", *args], cwd=ROOT, env=env)
     if result.returncode != 0:
         fail(f"`manage.py {' '.join(args)}` failed (exit {result.returncode})", result.returncode)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # a redirect is an answer (production sends plain HTTP to HTTPS)
+
+
+_PROBE = urllib.request.build_opener(_NoRedirect)
+
+
 def answers(url: str) -> bool:
+    """True when a server answers at `url` at all: an error status (a 400 for a host name production does not
+    serve, a redirect to HTTPS) is still an answer."""
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - our own loopback URLs
+        with _PROBE.open(url, timeout=5) as response:
             response.read()
+    except urllib.error.HTTPError:
+        return True
     except Exception:  # noqa: BLE001 - not up (yet), whatever the reason
         return False
     return True
@@ -346,11 +406,12 @@ def wait_for_url(url: str, stop: threading.Event, *, timeout: float = 120) -> bo
 def announce_when_ready(env: dict[str, str], stop: threading.Event) -> bool:
     """Print the URLs once the website answers; False when it never did."""
     base = f"http://127.0.0.1:{DEV_WEB_PORT}"
-    if not wait_for_url(base + "/", stop):
+    if not wait_for_url(base + "/healthz", stop):
         return False
     say("ready:")
+    website = f"{base}/" if is_debug(env) else f"{base}/  (gunicorn: serve it through your TLS proxy)"
     for label, url in [
-        ("website", f"{base}/"),
+        ("website", website),
         ("health", f"{base}/healthz"),
         ("admin", f"{base}/admin/  (create a login: .venv/bin/python manage.py createsuperuser)"),
         ("API docs", f"{base}/api/docs/"),
@@ -362,49 +423,61 @@ def announce_when_ready(env: dict[str, str], stop: threading.Event) -> bool:
     return True
 
 
-SEED_DEMO_COMMAND = ".venv/bin/python manage.py seed_demo"
 STOP_GRACE_SECONDS = 5  # honcho takes a few seconds to stop its processes and return
 
 
 @dataclass
-class DemoSeeder:
-    """`manage.py seed_demo` once the stack is up: a demo agent with an open and a launched pool on the local chain.
+class FollowUp:
+    """A manage.py command run once the stack is up, its lines shown with a label: the demo pools on the local
+    chain (seed_demo), the preflight on any other (preflight).
 
     It runs beside the stack and never takes it down: a failure says what failed and how to run it again.
     """
 
+    command: str
+    label: str
+    starting: str
+    not_done: str
     env: dict[str, str]
     stopping: threading.Event
     process: subprocess.Popen | None = None
+
+    @property
+    def command_line(self) -> str:
+        return f".venv/bin/python manage.py {self.command}"
 
     def run(self) -> None:
         if not wait_for_url(self.env["SIGNER_URL"] + "/health", self.stopping, timeout=60):
             self.failed("the signer did not answer")
             return
-        say("seeding the demo pools (manage.py seed_demo: about a minute on a fresh chain)")
+        say(self.starting)
+        unknown = False
         try:
             self.process = subprocess.Popen(
-                [str(VENV_BIN / "python"), "manage.py", "seed_demo"],
+                [str(VENV_BIN / "python"), "manage.py", self.command],
                 cwd=ROOT,
-                env={**os.environ, **self.env},
+                env=self.env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 text=True,
                 start_new_session=True,  # Ctrl-C is not for it: stop() ends it quietly, before the services stop
             )
             for line in self.process.stdout:
-                say("demo: " + line.rstrip())
+                unknown = unknown or f"Unknown command: '{self.command}'" in line
+                say(f"{self.label}: {line.rstrip()}")
             code = self.process.wait()
         except OSError as exc:
             self.failed(str(exc))
             return
-        if code != 0:
+        if unknown:
+            say(f"`manage.py {self.command}` does not exist in this checkout: skipped")
+        elif code != 0:
             self.failed(f"exit code {code}, see the lines above")
 
     def failed(self, why: str) -> None:
-        # The stack's own processes go first when it stops, and the seed fails for want of them: that is no failure.
+        # The stack's own processes go first when it stops, and the command fails for want of them: that is no failure.
         if not self.stopping.wait(STOP_GRACE_SECONDS):
-            say(f"the demo pools were not seeded ({why}); the stack runs on. Seed them with `{SEED_DEMO_COMMAND}`")
+            say(f"{self.not_done} ({why}); the stack runs on. Run it again with `{self.command_line}`")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -415,58 +488,199 @@ class DemoSeeder:
                 self.process.kill()
 
 
-def announce_then_seed(env: dict[str, str], stop: threading.Event, seeder: DemoSeeder | None) -> None:
-    if announce_when_ready(env, stop) and seeder is not None:
-        seeder.run()
+def follow_up_for(settings: Mapping[str, str], env: dict[str, str], stopping: threading.Event) -> FollowUp:
+    """The demo pools on the development stack; otherwise the preflight (seed_demo refuses production, and a
+    configured network has no demo to seed)."""
+    if uses_local_chain(settings) and is_debug(settings):
+        return FollowUp(
+            command="seed_demo",
+            label="demo",
+            starting="seeding the demo pools (manage.py seed_demo: about a minute on a fresh chain)",
+            not_done="the demo pools were not seeded",
+            env=env,
+            stopping=stopping,
+        )
+    return FollowUp(
+        command="preflight",
+        label="preflight",
+        starting="checking the network's configuration (manage.py preflight)",
+        not_done="the preflight did not pass",
+        env=env,
+        stopping=stopping,
+    )
+
+
+def announce_then_follow_up(env: dict[str, str], stop: threading.Event, follow_up: FollowUp) -> None:
+    if announce_when_ready(env, stop):
+        follow_up.run()
+
+
+# --- what `run` does with the operator's settings -------------------------------------------------------------
+
+
+def is_debug(settings: Mapping[str, str]) -> bool:
+    """DJANGO_DEBUG as settings.py reads it (django-environ's bool; default on)."""
+    value = settings.get("DJANGO_DEBUG", "true")
+    try:
+        return int(value) != 0
+    except ValueError:
+        return value.lower().strip() in ("true", "on", "ok", "y", "yes", "1")
+
+
+def uses_local_chain(settings: Mapping[str, str]) -> bool:
+    """No CHAIN_RPC_URL: `run` starts its own anvil and deploys the development fixtures on it."""
+    return not settings.get("CHAIN_RPC_URL")
+
+
+def configured_chain_id(settings: Mapping[str, str]) -> int | None:
+    """CHAIN_ID (default: the development chain's), or None when it is not a number."""
+    try:
+        return int(settings.get("CHAIN_ID") or DEV_CHAIN_ID)
+    except ValueError:
+        return None
+
+
+def _hmac_secrets(value: str) -> set[str]:
+    """The hex secrets of a `keyid:hex[,keyid:hex]` list, lower-cased, whatever their ids."""
+    return {item.partition(":")[2].strip().lower() for item in value.split(",") if item.strip()}
+
+
+def chain_refusals(settings: Mapping[str, str]) -> list[str]:
+    """A chain id without its RPC would start the development chain under another chain's name."""
+    chain_id = configured_chain_id(settings)
+    if chain_id is None:
+        return [f"CHAIN_ID={settings.get('CHAIN_ID')!r} is not a number: set the network's chain id (Base: 8453)"]
+    if uses_local_chain(settings) and chain_id not in LOCAL_CHAIN_IDS:
+        return [
+            f"CHAIN_ID is {chain_id} but CHAIN_RPC_URL is not set: set CHAIN_RPC_URL to that network's RPC in .env, "
+            f"or remove CHAIN_ID to run the local chain ({DEV_CHAIN_ID})"
+        ]
+    return []
+
+
+def secret_refusals(settings: Mapping[str, str], *, dev: Mapping[str, str]) -> list[str]:
+    """Production (DJANGO_DEBUG=false) runs on the operator's own secrets only, one line per missing or development
+    one, each naming the fix."""
+    generate = "run `.venv/bin/python manage.py generate_secrets >> .env` (docs/real-network.md, Production runbook)"
+    refusals = []
+    secret_key = settings.get("DJANGO_SECRET_KEY", "")
+    if not secret_key:
+        refusals.append(f"DJANGO_SECRET_KEY is not set: {generate}")
+    elif secret_key in {BUILT_IN_SECRET_KEY, dev.get("DJANGO_SECRET_KEY")}:
+        refusals.append(f"DJANGO_SECRET_KEY is the development one: {generate}")
+    dev_signer_secrets = _hmac_secrets(dev.get("SIGNER_HMAC_KEYS", "")) | {BUILT_IN_SIGNER_SECRET}
+    for name in ("SIGNER_HMAC_KEYS", "SIGNER_CLIENT_KEY"):
+        if not settings.get(name):
+            refusals.append(f"{name} is not set: {generate}")
+        elif _hmac_secrets(settings[name]) & dev_signer_secrets:
+            refusals.append(f"{name} holds the development key: {generate}")
+    if configured_chain_id(settings) not in LOCAL_CHAIN_IDS:
+        refusals += sealing_refusals(settings, dev=dev)
+    return refusals
+
+
+def sealing_refusals(settings: Mapping[str, str], *, dev: Mapping[str, str]) -> list[str]:
+    """Outside a TEE the signer seals real keys under a secret the operator gave, never the development one."""
+    how = "set SIGNER_SEALING_SECRET_FILE to a secret file (`manage.py generate_secrets` writes one; back it up)"
+    inline = settings.get("SIGNER_SEALING_SECRET", "")
+    if inline and inline == dev.get("SIGNER_SEALING_SECRET"):
+        return [f"SIGNER_SEALING_SECRET is the development one: remove it and {how}"]
+    if inline:
+        return []
+    secret_file = settings.get("SIGNER_SEALING_SECRET_FILE", "")
+    if secret_file:
+        path = Path(secret_file) if Path(secret_file).is_absolute() else ROOT / secret_file
+        return [] if path.is_file() else [f"SIGNER_SEALING_SECRET_FILE names {path}, which is not a file: {how}"]
+    if Path(settings.get("SIGNER_DSTACK_SOCKET") or "/var/run/dstack.sock").exists():
+        return []  # inside a dstack CVM the signer derives its sealing root there
+    return [f"the signer has no sealing secret and no TEE here, so it would use a development one: {how}"]
+
+
+def run_refusals(settings: Mapping[str, str], *, dev: Mapping[str, str]) -> list[str]:
+    """Why `run` must not start with these settings (none: it may), each line naming the fix."""
+    refusals = chain_refusals(settings)
+    if not is_debug(settings):
+        refusals += secret_refusals(settings, dev=dev)
+    return refusals
+
+
+def procfile_for(settings: Mapping[str, str]) -> Path:
+    """Development serves with Django's runserver; production with gunicorn (Procfile.production)."""
+    return PROCFILE if is_debug(settings) else PRODUCTION_PROCFILE
+
+
+def honcho_command(procfile: Path) -> list[str]:
+    """honcho on `procfile`, reading no .env of its own: it would let the file win over the environment, which
+    already holds the file's values under the environment's (read_settings)."""
+    return [str(VENV_BIN / "honcho"), "start", "-f", str(procfile), "-e", os.devnull]
+
+
+def setup_steps(settings: Mapping[str, str]) -> list[tuple[str | None, tuple[str, ...]]]:
+    """The manage.py commands run before the app starts, in order, each with what `run` says about it."""
+    steps: list[tuple[str | None, tuple[str, ...]]] = [("migrating the database", ("migrate", "--no-input", "-v", "0"))]
+    if uses_local_chain(settings):
+        steps.append(("deploying the development chain fixtures", ("deploy_dev_fixtures",)))
+    steps.append((None, ("setup_periodic_tasks",)))
+    if not is_debug(settings):
+        steps.append(("collecting the static files (production)", ("collectstatic", "--no-input", "-v", "0")))
+    return steps
 
 
 # --- the two commands ------------------------------------------------------------------------------------------
 
 
+def refuse(refusals: list[str]) -> None:
+    for line in refusals:
+        print(f"[devstack] error: {line}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
 def run() -> int:
+    settings = read_settings()
+    refusals = run_refusals(settings, dev=known_dev_secrets())
+    if refusals:
+        refuse(refusals)
+    debug, local_chain = is_debug(settings), uses_local_chain(settings)
     ensure_servers()
     logs = VAR / "log"
     logs.mkdir(parents=True, exist_ok=True)
-    env = app_env(pg_port=DEV_PG_PORT, redis_port=DEV_REDIS_PORT, extra=dev_secrets())
-    local_chain = "CHAIN_RPC_URL" not in os.environ
+    # Production never sees the development secrets: it runs on the operator's, or it did not get this far.
+    extra = dev_secrets_to_apply(settings, dev_secrets()) if debug else {}
+    env = app_env(pg_port=DEV_PG_PORT, redis_port=DEV_REDIS_PORT, extra=extra, settings=settings)
     stack = Stack()
     honcho: subprocess.Popen | None = None
-    seeder: DemoSeeder | None = None
     stopping = threading.Event()
+    follow_up = follow_up_for(settings, env, stopping)
     try:
         for port, what in [(DEV_PG_PORT, "PostgreSQL"), (DEV_REDIS_PORT, "Redis"), (DEV_WEB_PORT, "the web server")]:
             if port_open(port):
                 fail(f"port {port} for {what} is taken: is another `make run` still running? Stop it first.")
-        say(f"starting PostgreSQL on 127.0.0.1:{DEV_PG_PORT} (data in var/postgres, log in var/log)")
+        say(f"starting PostgreSQL on 127.0.0.1:{DEV_PG_PORT} (data in {VAR / 'postgres'}, log in {logs})")
         start_postgres(stack, data_dir=VAR / "postgres" / "data", port=DEV_PG_PORT, log=logs / "postgres.log")
-        say(f"starting Redis on 127.0.0.1:{DEV_REDIS_PORT} (data in var/redis)")
+        say(f"starting Redis on 127.0.0.1:{DEV_REDIS_PORT} (data in {VAR / 'redis'})")
         start_redis(stack, data_dir=VAR / "redis", port=DEV_REDIS_PORT, log=logs / "redis.log", persistent=True)
         if local_chain:
-            say(f"starting anvil on 127.0.0.1:{DEV_ANVIL_PORT}, chain id {DEV_CHAIN_ID} (state in var/anvil)")
+            say(f"starting anvil on 127.0.0.1:{DEV_ANVIL_PORT}, chain id {DEV_CHAIN_ID} (state in {VAR / 'anvil'})")
             start_anvil(stack, state_file=VAR / "anvil" / "state.json", port=DEV_ANVIL_PORT, log=logs / "anvil.log")
-        say("migrating the database")
-        manage("migrate", "--no-input", "-v", "0", env=env)
-        if local_chain:
-            say("deploying the development chain fixtures")
-            manage("deploy_dev_fixtures", env=env)
-        manage("setup_periodic_tasks", env=env)
-        say("starting the signer, worker, beat and web (honcho, Procfile)")
-        seeder = DemoSeeder(env=env, stopping=stopping) if local_chain else None
-        announcer = threading.Thread(target=announce_then_seed, args=(env, stopping, seeder), daemon=True)
+        else:
+            say(f"chain {env['CHAIN_ID']} at {env['CHAIN_RPC_URL']} (CHAIN_RPC_URL): no local chain, no fixtures")
+        for message, args in setup_steps(settings):
+            if message:
+                say(message)
+            manage(*args, env=env)
+        procfile = procfile_for(settings)
+        server = "runserver" if debug else "gunicorn"
+        say(f"starting the signer, worker, beat and web (honcho, {procfile.name}: web on {server})")
+        announcer = threading.Thread(target=announce_then_follow_up, args=(env, stopping, follow_up), daemon=True)
         announcer.start()
-        honcho = subprocess.Popen(
-            [str(VENV_BIN / "honcho"), "start", "-f", "Procfile"],
-            cwd=ROOT,
-            env={**os.environ, **env},
-        )
+        honcho = subprocess.Popen(honcho_command(procfile), cwd=ROOT, env=env)
         return honcho.wait()
     except KeyboardInterrupt:
         say("stopping")
         return 0
     finally:
         stopping.set()
-        if seeder is not None:
-            seeder.stop()
+        follow_up.stop()
         if honcho is not None and honcho.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 honcho.send_signal(signal.SIGINT)
@@ -476,7 +690,7 @@ def run() -> int:
                 honcho.kill()
                 honcho.wait()
         stack.stop()
-        say("stopped; the data stays in var/ for the next run (`make clean-data` deletes it)")
+        say(f"stopped; the data stays in {VAR} for the next run (`make clean-data` deletes var/)")
 
 
 @contextlib.contextmanager
@@ -494,7 +708,12 @@ def throwaway_services(purpose: str) -> Iterator[dict[str, str]]:
         say(f"throwaway PostgreSQL on {servers.pg_port} and Redis on {servers.redis_port} in {tmp}")
         servers.start_postgres(stack)
         servers.start_redis(stack)
-        env = app_env(pg_port=servers.pg_port, redis_port=servers.redis_port, extra={"DJANGO_SECRET_KEY": purpose})
+        env = app_env(
+            pg_port=servers.pg_port,
+            redis_port=servers.redis_port,
+            extra={"DJANGO_SECRET_KEY": purpose},
+            settings=os.environ,
+        )
         env.update(
             {
                 "CHAIN_CHECK_ON_START": "false",
