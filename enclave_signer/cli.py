@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,8 @@ from enclave_signer import verify_attestation
 from enclave_signer.app_compose import DEFAULT_NAME, TEMPLATE, ComposeError, app_compose, compose_hash, render
 from enclave_signer.auth import RequestAuthenticator
 from enclave_signer.chain import ChainError, ChainReader
-from enclave_signer.config import ConfigError, SignerConfig, load_config
+from enclave_signer.config import ConfigError, ContractsMissing, SignerConfig, load_config, require_contracts
+from enclave_signer.dotenv import DOTENV_FILE, merged_environment
 from enclave_signer.keys import LOG_KEY_PATH, derive_private_key
 from enclave_signer.log import LogError, TransparencyLog, read_entries, verify_entries
 from enclave_signer.sealing import SealingError, SealingRoot, lock_data_dir, obtain_sealing_root, sealing_key_id
@@ -47,6 +49,7 @@ def wait_for_chain(chain: ChainReader, *, expected_chain_id: int, wait_seconds: 
 
 def serve(config: SignerConfig) -> None:
     """Run the HTTP API until interrupted."""
+    require_contracts(config)
     _lock = lock_data_dir(config.data_dir)  # noqa: F841 - held for the life of the process
     root = obtain_sealing_root(config)
     chain = ChainReader(url=config.rpc_url)
@@ -191,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify-log":
             print(json.dumps(verify_log_file(args.file, attestation_path=args.attestation), indent=2))
             return 0
-        config = load_config()
+        # `.env` as the web tier reads it (the environment wins), so a signer run by itself agrees with the apps.
+        config = load_config(merged_environment(DOTENV_FILE, os.environ))
         if args.command == "serve":
             serve(config)
         elif args.command == "rotate-sealing-key":
@@ -200,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
             data = config.log_path.read_bytes() if config.log_path.exists() else b""
             args.out.write_bytes(data) if args.out else sys.stdout.buffer.write(data)
         return 0
+    except ContractsMissing as error:  # a configuration the operator must complete: exit 2, as every such refusal
+        print(f"enclave_signer: {error}", file=sys.stderr)
+        return 2
     except (ConfigError, SealingError, StartupError, LogError, OSError, ValueError) as error:
         print(f"enclave_signer: {error}", file=sys.stderr)
         return 1

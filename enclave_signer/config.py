@@ -24,6 +24,9 @@ DEFAULT_GAS_TOPUP_POOL_MAX_WEI = 10**17
 # The most a single signed transaction may spend on fees (gas * maxFeePerGas): caps what a compromised caller
 # could burn from a pool through absurd fees (priority fees go to a block producer, who could be the attacker).
 DEFAULT_MAX_TX_FEE_WEI = 10**17
+# Above that, fees are allowed at up to this price per gas: the per-transaction cap scales with the network's fees,
+# and the pool's fee budget bounds the total (docs/signer.md, "Fees").
+DEFAULT_MAX_FEE_PER_GAS_WEI = 500 * 10**9
 # A pool key's fee budget for its life: max(floor, bps of a native pool's hard cap). It bounds what a compromised
 # caller can burn through many transactions, each under the per-transaction cap (docs/signer.md, "Fees").
 DEFAULT_POOL_FEE_BUDGET_MIN_WEI = 5 * 10**17
@@ -31,6 +34,9 @@ DEFAULT_POOL_FEE_BUDGET_BPS = 50
 DEFAULT_LAUNCH_DEADLINE_WINDOW_SECONDS = 3600
 DEFAULT_MIN_CONFIRMATIONS = 1
 MIN_HMAC_KEY_BYTES = 16
+# Chains where a signer may start allowing no contracts: anvil / hardhat, whose deploy_dev_fixtures writes them later.
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})
+CHAIN_SETTINGS_SOURCE = "CHAIN_*"
 
 logger = logging.getLogger(__name__)
 
@@ -55,11 +61,14 @@ class SignerConfig:
     gas_topup_max_wei: int
     gas_topup_pool_max_wei: int
     max_tx_fee_wei: int
+    max_fee_per_gas_wei: int
     pool_fee_budget_min_wei: int
     pool_fee_budget_bps: int
     launch_deadline_window_seconds: int
     min_confirmations: int
     dstack_socket: Path
+    # CHAIN_LAUNCHER_ADDRESS, CHAIN_REFUNDER_ADDRESS and CHAIN_USDC_ADDRESS, the web tier's own settings (None: unset).
+    chain_contracts: KnownContracts | None = None
 
     @property
     def store_path(self) -> Path:
@@ -74,7 +83,10 @@ class SignerConfig:
         return self.data_dir / "dev-sealing-secret"
 
     def known_contracts(self) -> KnownContracts:
-        """SIGNER_CONTRACTS (inline, as a measured CVM compose sets it) or else SIGNER_CONTRACTS_FILE (re-read)."""
+        """SIGNER_CONTRACTS (inline, as a measured CVM compose sets it), else the CHAIN_* addresses every other part
+        reads, else SIGNER_CONTRACTS_FILE (re-read per request: the dev deployer may write it after we start)."""
+        if self.contracts_json is None and self.chain_contracts is not None:
+            return self.chain_contracts
         return load_known_contracts(self.contracts_file, chain_id=self.chain_id, text=self.contracts_json)
 
 
@@ -132,6 +144,7 @@ def load_config(env: dict[str, str] | None = None) -> SignerConfig:
         gas_topup_max_wei=_int(env, "SIGNER_GAS_TOPUP_MAX_WEI", DEFAULT_GAS_TOPUP_MAX_WEI),
         gas_topup_pool_max_wei=_int(env, "SIGNER_GAS_TOPUP_POOL_MAX_WEI", DEFAULT_GAS_TOPUP_POOL_MAX_WEI),
         max_tx_fee_wei=_int(env, "SIGNER_MAX_TX_FEE_WEI", DEFAULT_MAX_TX_FEE_WEI),
+        max_fee_per_gas_wei=_int(env, "SIGNER_MAX_FEE_PER_GAS_WEI", DEFAULT_MAX_FEE_PER_GAS_WEI),
         pool_fee_budget_min_wei=_int(env, "SIGNER_POOL_FEE_BUDGET_MIN_WEI", DEFAULT_POOL_FEE_BUDGET_MIN_WEI),
         pool_fee_budget_bps=min(10_000, _int(env, "SIGNER_POOL_FEE_BUDGET_BPS", DEFAULT_POOL_FEE_BUDGET_BPS)),
         launch_deadline_window_seconds=_int(
@@ -139,16 +152,67 @@ def load_config(env: dict[str, str] | None = None) -> SignerConfig:
         ),
         min_confirmations=max(1, _int(env, "SIGNER_MIN_CONFIRMATIONS", DEFAULT_MIN_CONFIRMATIONS)),
         dstack_socket=Path(env.get("SIGNER_DSTACK_SOCKET") or DSTACK_SOCKET),
+        chain_contracts=chain_contracts(env),
+    )
+
+
+def chain_contracts(env: dict[str, str]) -> KnownContracts | None:
+    """The contracts the CHAIN_* settings name, when CHAIN_LAUNCHER_ADDRESS is set; ConfigError for a malformed one."""
+    if not env.get("CHAIN_LAUNCHER_ADDRESS"):
+        return None
+
+    def address(name: str) -> str | None:
+        value = env.get(name, "").strip()
+        try:
+            return to_checksum_address(value) if value else None
+        except ValueError as error:
+            raise ConfigError(f"{name}={value!r} is not an address: fix it (or unset it)") from error
+
+    usdc = address("CHAIN_USDC_ADDRESS")
+    return KnownContracts(
+        launcher=address("CHAIN_LAUNCHER_ADDRESS"),
+        refunder=address("CHAIN_REFUNDER_ADDRESS"),
+        raise_assets=frozenset({ZERO_ADDRESS} | ({usdc} if usdc else set())),
+        source=CHAIN_SETTINGS_SOURCE,
+    )
+
+
+class ContractsMissing(ConfigError):
+    """A signer for a real network that would allow no Launcher or no Refunder: it must not start half-configured."""
+
+
+def require_contracts(config: SignerConfig) -> None:
+    """Outside a local development chain, ContractsMissing unless a Launcher and a Refunder are allowed."""
+    known = config.known_contracts()
+    if config.chain_id in LOCAL_CHAIN_IDS or (known.launcher and known.refunder):
+        return
+    missing = [name for name, value in (("Launcher", known.launcher), ("Refunder", known.refunder)) if not value]
+    raise ContractsMissing(
+        f"chain {config.chain_id} is not a local development chain and the signer would allow no "
+        f"{' and no '.join(missing)} (contracts from {known.source or 'nowhere'}): set CHAIN_LAUNCHER_ADDRESS and "
+        "CHAIN_REFUNDER_ADDRESS (the lines `manage.py deploy_contracts` prints) and CHAIN_USDC_ADDRESS, or "
+        "SIGNER_CONTRACTS, and start the signer again"
     )
 
 
 @dataclass(frozen=True)
 class KnownContracts:
-    """The contract addresses the policy allows, from SIGNER_CONTRACTS_FILE (re-read per request)."""
+    """The contract addresses the policy allows, and where they came from (SignerConfig.known_contracts)."""
 
     launcher: str | None
     refunder: str | None
     raise_assets: frozenset[str]
+    source: str = ""  # "SIGNER_CONTRACTS", CHAIN_SETTINGS_SOURCE or the file's path; "": none of them
+
+    def public(self, *, chain_id: int) -> dict:
+        """What /health shows, for the preflight to compare with the web tier's settings: addresses are public."""
+        return {
+            "chain_id": chain_id,
+            "launcher": self.launcher,
+            "refunder": self.refunder,
+            "raise_assets": sorted(self.raise_assets - {ZERO_ADDRESS}),
+            "source": self.source,
+        }
 
 
 def load_known_contracts(path: Path | None, *, chain_id: int, text: str | None = None) -> KnownContracts:
@@ -159,10 +223,10 @@ def load_known_contracts(path: Path | None, *, chain_id: int, text: str | None =
     The native asset (address 0) is always an allowed raise asset. Unknown keys are ignored, so the file can be
     the dev deployer's full deployment record.
     """
-    nothing = KnownContracts(launcher=None, refunder=None, raise_assets=frozenset({ZERO_ADDRESS}))
+    source = "SIGNER_CONTRACTS" if text is not None else str(path or "")
+    nothing = KnownContracts(launcher=None, refunder=None, raise_assets=frozenset({ZERO_ADDRESS}), source=source)
     if text is None and (path is None or not path.exists()):
         return nothing
-    source = "SIGNER_CONTRACTS" if text is not None else path
     try:
         data = json.loads(text if text is not None else path.read_text())
         if int(data.get("chain_id", -1)) != chain_id:
@@ -174,6 +238,7 @@ def load_known_contracts(path: Path | None, *, chain_id: int, text: str | None =
             launcher=checksum(data.get("launcher")),
             refunder=checksum(data.get("refunder")),
             raise_assets=frozenset(assets | {ZERO_ADDRESS}),
+            source=source,
         )
     except (ValueError, TypeError, AttributeError, OSError) as error:
         logger.error("cannot read %s (%s): no contracts allowed", source, error)

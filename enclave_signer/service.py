@@ -120,6 +120,7 @@ class EnclaveSigner:
         # The policy's limits are public: the web tier sizes its transactions by them instead of being refused.
         limits = {
             "max_tx_fee_wei": str(config.max_tx_fee_wei),
+            "max_fee_per_gas_wei": str(config.max_fee_per_gas_wei),
             "gas_topup_max_wei": str(config.gas_topup_max_wei),
             "gas_topup_pool_max_wei": str(config.gas_topup_pool_max_wei),
             "pool_fee_budget_min_wei": str(config.pool_fee_budget_min_wei),
@@ -131,6 +132,8 @@ class EnclaveSigner:
             "chain_id": config.chain_id,
             "log_head": self.log.head,
             "limits": limits,
+            # The contracts it allows and where they came from: the web tier's preflight compares them with its own.
+            "contracts": config.known_contracts().public(chain_id=config.chain_id),
         }
 
     def attestation(self, *, nonce: str) -> dict:
@@ -534,6 +537,7 @@ class EnclaveSigner:
             gas_topup_max_wei=config.gas_topup_max_wei,
             gas_topup_pool_max_wei=config.gas_topup_pool_max_wei,
             max_tx_fee_wei=config.max_tx_fee_wei,
+            max_fee_per_gas_wei=config.max_fee_per_gas_wei,
             launch_deadline_window_seconds=config.launch_deadline_window_seconds,
             refunds=self.state["refunds"],
             owed_deposit=owed_deposit,

@@ -25,6 +25,13 @@ TX_FIELDS = ("to", "data", "value", "nonce", "gas", "maxFeePerGas", "maxPriority
 DEFAULT_TIMEOUT_SECONDS = 30
 LEDGER_TIMEOUT_SECONDS = 120  # proving 1000 deposits reads the chain 2000+ times (batched)
 GAS_KEY = "gas"
+# Refusals that come from what the signer is configured to allow (its Launcher, Refunder and raise assets), not from
+# the request: the same request passes once the signer runs with the right contracts, so callers wait, not give up.
+CONFIGURATION_REFUSALS = frozenset({"unknown_destination", "unknown_asset", "bad_spender", "unknown_selector"})
+CONFIGURATION_FIX = (
+    "give the signer the app's CHAIN_LAUNCHER_ADDRESS, CHAIN_REFUNDER_ADDRESS and CHAIN_USDC_ADDRESS and restart it "
+    "(`manage.py preflight` says what is wrong)"
+)
 
 
 class SignerError(Exception):
@@ -53,6 +60,17 @@ class SignerRefused(SignerError):
     def __init__(self, code: str, reason: str, *, intent: dict | None = None, log_index: int | None = None) -> None:
         super().__init__(f"{code}: {reason}")
         self.code, self.reason, self.intent, self.log_index = code, reason, intent, log_index
+
+    @property
+    def by_configuration(self) -> bool:
+        """Refused for what the signer allows, not for what was asked: retry once its configuration is fixed."""
+        return self.code in CONFIGURATION_REFUSALS
+
+    def configuration_error(self) -> str:
+        """What a job waiting on a configuration refusal says: the contract the signer does not allow, and the fix."""
+        intent = self.intent or {}
+        refused = (intent.get("args") or {}).get("spender") or intent.get("to") or "a contract"
+        return f"The signer does not allow {refused} ({self.code}: {self.reason}): {CONFIGURATION_FIX}."
 
 
 @dataclass(frozen=True)

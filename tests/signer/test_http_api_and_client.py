@@ -107,7 +107,8 @@ def refund_tx(recipient: str, amount: int, *, nonce: int) -> dict:
 def test_health_is_unauthenticated_and_everything_else_is_not(api):
     signer, client = api
     health = client.health()
-    limits = health.pop("limits")
+    limits, contracts = health.pop("limits"), health.pop("contracts")
+    assert contracts["chain_id"] == CHAIN_ID  # which contracts and from where: tests/signer/test_allowlist_from_config
     assert health == {"status": "ok", "tee": "none (development)", "chain_id": CHAIN_ID, "log_head": signer.log.head}
     assert int(limits["max_tx_fee_wei"]) == signer.config.max_tx_fee_wei  # the refund job sizes batches by these
     url = client.base_url
