@@ -26,9 +26,10 @@ from eth_utils import to_checksum_address
 
 from pools.admin_forms import ASSET_READINGS, FIELD_LABELS, ConvertedField, PoolAdminForm, shown
 from pools.errors import ApplicationError
-from pools.models import Agent, Deposit, IndexerCursor, Pool, Refund
+from pools.models import Agent, Deposit, IndexerCursor, Pool, Refund, TraceGap
 from pools.selectors.launch_preview import launch_scenarios
 from pools.selectors.refunds import refund_totals_by_status
+from pools.selectors.trace_gaps import TRACES_FIX, pool_trace_gaps
 from pools.services.launch import cannot_launch_reason, launch_give_up, launch_request
 from pools.services.pools import (
     agent_wallet_problem,
@@ -156,6 +157,20 @@ def _list_action(action: PoolAction):
     return run
 
 
+def _gap_text(gap: TraceGap) -> str:
+    if gap.last_block is None:
+        return (
+            f"not seen since block {gap.first_block}: the RPC does not serve call traces ({gap.reason}); {TRACES_FIX}"
+        )
+    missed = f"not seen in blocks {gap.first_block}..{gap.last_block} (the RPC did not serve call traces)"
+    if gap.retraced_through < gap.last_block:
+        return f"{missed}: being traced again, up to block {gap.retraced_through} so far"
+    return (
+        f"{missed}, traced again later: found then and credited by the rules if the pool was not yet launching; "
+        "if it was, what contracts sent in those blocks shows in the balance difference"
+    )
+
+
 def _frozen(name: str) -> str:
     return f"{name}_shown" if name in HUMAN_FIELDS else name
 
@@ -223,6 +238,7 @@ EDITABLE_FIELDSETS = [
                 "derivation_path",
                 ("raised_shown", "refund_owed_shown"),
                 ("balance_difference_shown", "balance_checked_at"),
+                "internal_transfers_watched",
                 ("closed_at", "closed_early_at"),
                 ("deposits_link", "refunds_link"),
             ]
@@ -266,6 +282,7 @@ class PoolAdmin(admin.ModelAdmin):
         "refund_owed_shown",
         "balance_difference_shown",
         "balance_checked_at",
+        "internal_transfers_watched",
         "closed_at",
         "closed_early_at",
         "deposits_link",
@@ -350,6 +367,18 @@ class PoolAdmin(admin.ModelAdmin):
             _when(pool.waiting_since),
             pool.waiting_code,
             reverse("admin:pools_pool_retry_refunds", args=[pool.pk]),
+        )
+
+    @admin.display(description="ETH sent by contracts")
+    def internal_transfers_watched(self, pool: Pool) -> str:
+        """Seen only through call traces, which some RPCs do not serve: say over which blocks they were missing."""
+        if not pool.pk or not pool.is_native:
+            return "—"
+        gaps = pool_trace_gaps(pool=pool)
+        if not gaps:
+            return "watched"
+        return format_html_join(
+            mark_safe("<br>"), '<strong style="color:#b00">⚠ {}</strong>', ((_gap_text(g),) for g in gaps)
         )
 
     @admin.display(description="deposits")

@@ -278,6 +278,38 @@ class IndexerCursor(models.Model):
         return f"chain {self.chain_id} at block {self.last_block}"
 
 
+class TraceGap(models.Model):
+    """Blocks indexed without call traces (the RPC refused them): ETH that contracts sent to these ETH pools in
+    them was not seen. Open (no last block) while the RPC still refuses; closed when it serves traces again."""
+
+    chain_id = models.PositiveBigIntegerField()
+    first_block = models.BigIntegerField(help_text="The first block indexed without traces.")
+    last_block = models.BigIntegerField(
+        null=True, blank=True, help_text="The last block indexed without traces; empty while the RPC still refuses."
+    )
+    reason = models.TextField(help_text="What the RPC answered when asked for traces.")
+    pools = models.ManyToManyField(Pool, related_name="trace_gaps", help_text="The ETH pools watched meanwhile.")
+    retraced_through = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Once traces are served again: how far the gap's blocks have been traced since.",
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["chain_id"], condition=models.Q(last_block__isnull=True), name="trace_gap_one_open_per_chain"
+            )
+        ]
+        ordering = ["-first_block"]
+
+    def __str__(self) -> str:
+        end = "now" if self.last_block is None else self.last_block
+        return f"no traces on chain {self.chain_id}, blocks {self.first_block}..{end}"
+
+
 class IndexedBlock(models.Model):
     """Recent block hashes, to notice a reorganisation when a parent hash no longer matches."""
 
@@ -371,6 +403,7 @@ class ChainTransaction(models.Model):
     block_number = models.PositiveBigIntegerField(null=True, blank=True)
     gas_used = models.PositiveBigIntegerField(null=True, blank=True)
     effective_gas_price = WeiField(null=True, blank=True)
+    l1_fee = WeiField(default=0, help_text="The OP-stack L1 data fee its receipt reports (0 elsewhere).")
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -384,8 +417,8 @@ class ChainTransaction(models.Model):
 
     @property
     def fee_paid(self) -> int:
-        """Native currency the sender paid for gas (0 until mined)."""
-        return (self.gas_used or 0) * (self.effective_gas_price or 0)
+        """Native currency the sender paid for gas, and on an OP-stack chain for its L1 data (0 until mined)."""
+        return (self.gas_used or 0) * (self.effective_gas_price or 0) + self.l1_fee
 
 
 class Launch(models.Model):

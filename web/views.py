@@ -24,6 +24,7 @@ from chain.errors import ChainError
 from chain.reads import claim_status
 from pools import ratelimit
 from pools.models import Launch, Pool
+from pools.selectors.trace_gaps import pool_traces_unwatched_since
 from pools.signer_client import SignerError
 from web import payments, presentation, selectors, siwe, transparency
 from web.siwe import SiweError
@@ -101,6 +102,7 @@ def _pool_context(request: HttpRequest, pool: Pool) -> dict:
         "me": me,
         "me_address": me_address,
         "me_tokens": _tokens_of(pool, me, figures),
+        "traces_unwatched_since": pool_traces_unwatched_since(pool=pool),
     }
     context.update(
         payments.deposit_panel_context(

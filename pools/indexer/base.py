@@ -142,12 +142,25 @@ class FoundDeposit:
         )
 
 
+@dataclass(frozen=True)
+class WindowFindings:
+    """What the indexers found in one window, and whether the call traces they asked for were served."""
+
+    blocks: ChainBlocks
+    deposits: list[FoundDeposit]
+    traces_asked: bool = False  # an indexer that reads traces was active (an ETH pool is watched)
+    traces_refused: str = ""  # the node's answer when it does not serve them
+
+
 class DepositIndexer(ABC):
     """Finds one kind of deposit in a window of blocks: `find_relevant_elements` reads, `process_elements` decides."""
 
     name: str = ""
     # Whether this indexer needs the blocks' full transactions (the window is then fetched with them).
     needs_transactions: bool = False
+    # Whether it reads call traces, which plain public RPCs do not serve: when the node says it lacks the method,
+    # the window is indexed without this indexer and the gap recorded, instead of stopping every pool.
+    reads_traces: bool = False
 
     @abstractmethod
     def watches(self, pools: WatchedPools) -> bool:

@@ -3,6 +3,11 @@
 One cursor per chain, shared by the three deposit indexers: a window is indexed by all of them or by none, so a
 reorganisation rewinds one number and a window's blocks, transactions, traces and logs are checked against the
 same block hashes.
+
+One exception: a node that does not serve call traces (a plain public RPC) answers "method not found" for ever,
+and stopping there would stop every pool, ETH and ERC-20 alike. The window is then indexed without the internal
+transfers, and the blocks it covered are recorded as a TraceGap (pools/indexer/trace_gaps.py) for /healthz, the
+admin and the pool's page. Any other error still leaves the window to be retried.
 """
 
 from __future__ import annotations
@@ -15,17 +20,18 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from chain.errors import RpcResponseTooLarge, RpcTimeout
+from chain.errors import ChainError, RpcMethodUnsupported, RpcResponseTooLarge, RpcTimeout
 from chain.rpc import JsonRpc, hex_int
-from pools.indexer.base import BlockWindow, ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
+from pools.indexer.base import BlockWindow, ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools, WindowFindings
 from pools.indexer.blocks import fetch_blocks
-from pools.indexer.confirmations import confirm_deposits
+from pools.indexer.confirmations import confirm_deposits, final_block
 from pools.indexer.constants import KEEP_BLOCKS, MIN_WINDOW
 from pools.indexer.erc20 import Erc20TransferIndexer
 from pools.indexer.errors import ChainChangedDuringFetch
 from pools.indexer.internal import InternalTransferIndexer
 from pools.indexer.native import NativeTxIndexer
 from pools.indexer.reorg import check_reorgs, recover_from_reorg
+from pools.indexer.trace_gaps import gap_to_retrace, mark_retraced, record_traces, retrace_window, retraced_pools
 from pools.indexer.window import ceiling_after_refusal, ceiling_in_force, next_window, shrunk
 from pools.models import ChainTransaction, Deposit, IndexedBlock, IndexerCursor
 from pools.services.crediting import pool_recompute_credits
@@ -51,6 +57,7 @@ class StepOutcome:
     window_shrunk: bool = False
     chain_changed: bool = False
     caught_up: bool = False
+    traces_refused: bool = False  # the window was indexed without call traces (the node does not serve them)
 
     @property
     def progressed(self) -> bool:
@@ -70,31 +77,42 @@ class ChainIndexer:
     def head(self) -> int:
         return hex_int(self.rpc.call("eth_blockNumber"))
 
+    def _active(self, pools: WatchedPools) -> list[DepositIndexer]:
+        return [indexer for indexer in self.indexers if indexer.watches(pools)]
+
     def fetch_window(
         self, *, window: BlockWindow, pools: WatchedPools, parent_hash: str | None = None
-    ) -> tuple[ChainBlocks, list[tuple[DepositIndexer, object]]]:
-        """The window's blocks, and each active indexer's relevant elements in it."""
-        active = [indexer for indexer in self.indexers if indexer.watches(pools)]
+    ) -> tuple[ChainBlocks, list[tuple[DepositIndexer, object]], str]:
+        """The window's blocks, each active indexer's relevant elements in it, and the node's refusal of call traces
+        ("" if served or not asked). Only a trace method the node lacks is done without; any other error raises."""
+        active = self._active(pools)
         blocks = fetch_blocks(
             rpc=self.rpc,
             window=window,
             full_transactions=any(indexer.needs_transactions for indexer in active),
             parent_hash=parent_hash,
         )
-        return blocks, [
-            (indexer, indexer.find_relevant_elements(rpc=self.rpc, pools=pools, blocks=blocks)) for indexer in active
-        ]
+        found, refused = [], ""
+        for indexer in active:
+            try:
+                found.append((indexer, indexer.find_relevant_elements(rpc=self.rpc, pools=pools, blocks=blocks)))
+            except RpcMethodUnsupported as exc:
+                if not indexer.reads_traces:
+                    raise
+                refused = str(exc)
+        return blocks, found, refused
 
     def find_deposits(
         self, *, window: BlockWindow, pools: WatchedPools, parent_hash: str | None = None
-    ) -> tuple[ChainBlocks, list[FoundDeposit]]:
-        blocks, found = self.fetch_window(window=window, pools=pools, parent_hash=parent_hash)
+    ) -> WindowFindings:
+        blocks, found, refused = self.fetch_window(window=window, pools=pools, parent_hash=parent_hash)
         deposits = [
             deposit
             for indexer, elements in found
             for deposit in indexer.process_elements(pools=pools, blocks=blocks, elements=elements)
         ]
-        return blocks, deposits
+        traces_asked = any(indexer.reads_traces for indexer in self._active(pools))
+        return WindowFindings(blocks=blocks, deposits=deposits, traces_asked=traces_asked, traces_refused=refused)
 
     # --- writing (inside the caller's transaction, which holds the cursor's row lock) ----------------------------
 
@@ -119,13 +137,7 @@ class ChainIndexer:
         The count is exact while the cursor lock serialises indexers; the rows are right regardless.
         """
         window = blocks.window
-        deposits = self._not_ours(deposits)
-        in_window = Deposit.objects.filter(chain_id=self.chain_id, block_number__range=(window.first, window.last))
-        before = in_window.count() if deposits else 0
-        # ON CONFLICT DO NOTHING on (chain id, tx hash, position): the exactly-once key.
-        Deposit.objects.bulk_create(
-            [deposit.to_model(chain_id=self.chain_id) for deposit in deposits], ignore_conflicts=True, batch_size=1000
-        )
+        new = self._insert_deposits(window=window, deposits=deposits)
         kept_from = max(window.first, window.last - KEEP_BLOCKS + 1)
         IndexedBlock.objects.bulk_create(
             [
@@ -143,7 +155,19 @@ class ChainIndexer:
             update_fields=["hash", "parent_hash", "timestamp"],
         )
         IndexedBlock.objects.filter(chain_id=self.chain_id, number__lte=window.last - KEEP_BLOCKS).delete()
-        return in_window.count() - before if deposits else 0
+        return new
+
+    def _insert_deposits(self, *, window: BlockWindow, deposits: list[FoundDeposit]) -> int:
+        deposits = self._not_ours(deposits)
+        if not deposits:
+            return 0
+        in_window = Deposit.objects.filter(chain_id=self.chain_id, block_number__range=(window.first, window.last))
+        before = in_window.count()
+        # ON CONFLICT DO NOTHING on (chain id, tx hash, position): the exactly-once key.
+        Deposit.objects.bulk_create(
+            [deposit.to_model(chain_id=self.chain_id) for deposit in deposits], ignore_conflicts=True, batch_size=1000
+        )
+        return in_window.count() - before
 
     def _parent_hash(self, cursor: IndexerCursor) -> str | None:
         return (
@@ -164,14 +188,49 @@ class ChainIndexer:
             self._index_next_window(cursor=cursor, outcome=outcome, max_blocks=max_blocks)
             if outcome.window is None:
                 return outcome  # nothing written: shrunk the window, or the chain moved under the fetch
+        if not outcome.traces_refused:
+            self._retrace_gap(cursor=cursor, outcome=outcome)
         cursor.head = outcome.head
         cursor.save(update_fields=["last_block", "window", "head", "updated_at"])
-        outcome.confirmed, confirmed_pools = confirm_deposits(chain_id=self.chain_id, head=outcome.head)
+        outcome.confirmed, confirmed_pools = confirm_deposits(
+            chain_id=self.chain_id, head=outcome.head, final=final_block(rpc=self.rpc, head=outcome.head)
+        )
         for pool_id in sorted(confirmed_pools):  # a fixed order, so two transactions never lock pools crosswise
             pool_recompute_credits(pool_id=pool_id)
         outcome.pools_recomputed |= confirmed_pools
         outcome.caught_up = cursor.last_block >= outcome.head
         return outcome
+
+    def _retrace_gap(self, *, cursor: IndexerCursor, outcome: StepOutcome) -> None:
+        """Trace a few blocks that were indexed without traces, now that the node serves them again. Never stops
+        indexing: on any chain error the same blocks are tried at the next step."""
+        tracer = next((indexer for indexer in self.indexers if indexer.reads_traces), None)
+        gap = gap_to_retrace(chain_id=self.chain_id) if tracer is not None else None
+        window = retrace_window(gap=gap, through=cursor.last_block) if gap is not None else None
+        if window is None:
+            return
+        pools = retraced_pools(gap=gap)
+        if pools:
+            try:
+                blocks = fetch_blocks(rpc=self.rpc, window=window, full_transactions=False)
+                if not self._as_indexed(blocks):
+                    raise ChainChangedDuringFetch(f"blocks {window.first}..{window.last} are not the ones indexed")
+                elements = tracer.find_relevant_elements(rpc=self.rpc, pools=pools, blocks=blocks)
+            except ChainError as exc:
+                logger.info(
+                    "chain %s: tracing blocks %s..%s again failed: %s", self.chain_id, window.first, window.last, exc
+                )
+                return
+            deposits = tracer.process_elements(pools=pools, blocks=blocks, elements=elements)
+            outcome.deposits_found += len(deposits)
+            outcome.deposits_new += self._insert_deposits(window=window, deposits=deposits)
+        mark_retraced(gap=gap, window=window, pools=pools)
+
+    def _as_indexed(self, blocks: ChainBlocks) -> bool:
+        """Whether the blocks are those indexed at these heights (those whose hashes are still kept)."""
+        window = blocks.window
+        kept = IndexedBlock.objects.filter(chain_id=self.chain_id, number__range=(window.first, window.last))
+        return all(blocks.is_canonical(number, block_hash) for number, block_hash in kept.values_list("number", "hash"))
 
     def _index_next_window(self, *, cursor: IndexerCursor, outcome: StepOutcome, max_blocks: int | None) -> None:
         first = cursor.last_block + 1
@@ -180,7 +239,7 @@ class ChainIndexer:
         pools = WatchedPools.load(chain_id=self.chain_id)
         started = time.monotonic()
         try:
-            blocks, deposits = self.find_deposits(window=window, pools=pools, parent_hash=self._parent_hash(cursor))
+            findings = self.find_deposits(window=window, pools=pools, parent_hash=self._parent_hash(cursor))
         except (RpcResponseTooLarge, RpcTimeout) as exc:
             if len(window) <= MIN_WINDOW:
                 raise
@@ -196,9 +255,12 @@ class ChainIndexer:
             logger.info("chain %s changed while fetching blocks %s..%s: %s", self.chain_id, first, window.last, exc)
             outcome.chain_changed = True
             return
-        outcome.deposits_new = self.store(blocks=blocks, deposits=deposits)
-        outcome.deposits_found = len(deposits)
+        outcome.deposits_new = self.store(blocks=findings.blocks, deposits=findings.deposits)
+        outcome.deposits_found = len(findings.deposits)
         outcome.window = window
+        if findings.traces_asked:
+            record_traces(chain_id=self.chain_id, window=window, pools=pools, refused=findings.traces_refused)
+            outcome.traces_refused = bool(findings.traces_refused)
         cursor.last_block = window.last
         cursor.window = next_window(
             window=cursor.window,

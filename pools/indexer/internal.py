@@ -3,6 +3,9 @@
 Read from `debug_traceBlockByHash` with the callTracer (geth, erigon, reth, anvil and most providers answer it). A
 frame that failed undid itself and everything it called, so it is skipped with its whole subtree; a transaction
 whose top frame failed is skipped entirely. The top frame is the transaction itself, covered by NativeTxIndexer.
+
+Plain public RPCs do not serve `debug_*`: the ChainIndexer then indexes without this indexer and records the gap
+(`reads_traces`; pools/indexer/trace_gaps.py).
 """
 
 from __future__ import annotations
@@ -56,6 +59,7 @@ class InternalTransferIndexer(DepositIndexer):
     """ETH sent to pool addresses from inside contract calls."""
 
     name = "native_internal"
+    reads_traces = True
 
     def watches(self, pools: WatchedPools) -> bool:
         return bool(pools.native)

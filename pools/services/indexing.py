@@ -4,6 +4,9 @@ Concurrency: each step runs in its own transaction holding the chain cursor's ro
 LOCKED), so a second indexer on the same chain does nothing while the first works, and a crash loses at most the
 window in flight. Even without the lock nothing would be credited twice: a deposit's key (chain id, tx hash,
 position) is unique and inserted with ON CONFLICT DO NOTHING, and crediting is recomputed from the rows.
+
+An RPC that does not serve call traces stops nothing: indexing goes on without internal transfers and says so
+(pools/indexer/trace_gaps.py); every other RPC error ends the call, and the next beat retries the same window.
 """
 
 from __future__ import annotations

@@ -82,9 +82,10 @@ def test_the_same_deposits_stored_by_two_transactions_at_once_are_stored_once(ch
     """The last line of defence, without the cursor lock: the unique key and ON CONFLICT DO NOTHING."""
     mine_deposits(chain, eth_pool, blocks=2, per_block=5)
     indexer = ChainIndexer(chain_id=ANVIL_CHAIN_ID, rpc=chain.rpc)
-    blocks, deposits = indexer.find_deposits(
+    findings = indexer.find_deposits(
         window=BlockWindow(cursor.last_block + 1, chain.head()), pools=WatchedPools.load(chain_id=ANVIL_CHAIN_ID)
     )
+    blocks, deposits = findings.blocks, findings.deposits
     start = threading.Barrier(2)
 
     def store():
