@@ -109,7 +109,8 @@ class TokenLinkSerializer(serializers.Serializer):
 class RefundsWaitingSerializer(serializers.Serializer):
     code = serializers.CharField(
         source="waiting_code",
-        help_text="What the refunds wait for: fees_above_cap, gas_account_empty, books_disagree, or signer_<refusal>.",
+        help_text="What the refunds wait for: fees_too_high, fees_above_cap, gas_account_empty, books_disagree, "
+        "or signer_<refusal>.",
     )
     reason = serializers.CharField(source="waiting_reason", help_text="The same, in a sentence.")
     since = serializers.DateTimeField(source="waiting_since", allow_null=True)

@@ -61,3 +61,17 @@ class NotAnErc20(ChainError):
     def __init__(self, message: str, *, address: str) -> None:
         super().__init__(message)
         self.address = address
+
+
+class FeesTooHigh(ChainError):
+    """maxFeePerGas would pass CHAIN_MAX_FEE_PER_GAS_WEI: send nothing now, wait for the base fee to come down."""
+
+    code = "fees_too_high"
+
+    def __init__(self, *, base_fee: int, max_fee_per_gas: int, cap: int) -> None:
+        super().__init__(
+            f"Network fees are too high to send now: the base fee is {base_fee} wei per gas, so maxFeePerGas would be "
+            f"{max_fee_per_gas} wei, above CHAIN_MAX_FEE_PER_GAS_WEI ({cap} wei). Waiting for fees to come down; "
+            "raise CHAIN_MAX_FEE_PER_GAS_WEI to send at these fees."
+        )
+        self.base_fee, self.max_fee_per_gas, self.cap = base_fee, max_fee_per_gas, cap

@@ -9,24 +9,27 @@ nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median_low
 from typing import Any
 
+from django.conf import settings
 from web3 import Web3
-from web3.exceptions import TransactionNotFound, Web3RPCError
+from web3.exceptions import BlockNotFound, TransactionNotFound, Web3RPCError
 
 from chain.client import web3_client
 from chain.errors import (
     AlreadyKnown,
     ChainError,
     ChainUnavailable,
+    FeesTooHigh,
     InsufficientFunds,
     NonceTooLow,
     ReplacementUnderpriced,
 )
 
-# Fees: twice the current base fee plus the tip leaves room for six full blocks of base-fee growth.
-BASE_FEE_MULTIPLIER = 2
-DEFAULT_PRIORITY_FEE_WEI = 10**9  # 1 gwei
+# The tip when the node has no eth_maxPriorityFeePerGas: the median of what the last blocks' middle payers tipped.
+FEE_HISTORY_BLOCKS = 10
+FEE_HISTORY_PERCENTILE = 50
 REPLACEMENT_FEE_BUMP_PERCENT = 125  # nodes demand ≥ 110% to replace; 125% clears that with margin
 
 _NODE_ERRORS = [
@@ -61,13 +64,39 @@ class Fees:
         )
 
 
+def _node_tip(w3: Web3) -> int | None:
+    """The node's own tip suggestion (eth_maxPriorityFeePerGas), or None when it does not offer one."""
+    try:
+        answer = w3.manager.request_blocking("eth_maxPriorityFeePerGas", [])
+    except (Web3RPCError, ValueError):
+        return None
+    return int(answer, 16) if isinstance(answer, str) else int(answer)
+
+
+def _median_reward(history: dict) -> int:
+    """The median of the blocks' 50th-percentile rewards; empty blocks (which reward nothing) say nothing, left out."""
+    rewards = [int(block[0]) for block in history.get("reward") or [] if block and int(block[0]) > 0]
+    return median_low(rewards) if rewards else 0
+
+
 def current_fees(*, w3: Web3 | None = None) -> Fees:
+    """The fees to send with now.
+
+    The tip is the node's eth_maxPriorityFeePerGas, else the median reward of the last FEE_HISTORY_BLOCKS blocks, at
+    most CHAIN_MAX_PRIORITY_FEE_WEI (a node that suggests nonsense cannot make us overpay block producers).
+    maxFeePerGas is CHAIN_BASE_FEE_MULTIPLIER x the base fee -- the higher of the latest block's and the next one's,
+    both in eth_feeHistory's answer -- plus the tip: room for the base fee to grow for a few full blocks.
+    FeesTooHigh above CHAIN_MAX_FEE_PER_GAS_WEI: nothing is sent then; the caller waits and says why.
+    """
     w3 = w3 or web3_client()
-    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
-    return Fees(
-        max_fee_per_gas=base_fee * BASE_FEE_MULTIPLIER + DEFAULT_PRIORITY_FEE_WEI,
-        max_priority_fee_per_gas=DEFAULT_PRIORITY_FEE_WEI,
-    )
+    history = w3.eth.fee_history(FEE_HISTORY_BLOCKS, "latest", [FEE_HISTORY_PERCENTILE])
+    base_fee = max(int(fee) for fee in history["baseFeePerGas"][-2:])
+    tip = _node_tip(w3)
+    tip = min(_median_reward(history) if tip is None else tip, settings.CHAIN_MAX_PRIORITY_FEE_WEI)
+    max_fee = base_fee * settings.CHAIN_BASE_FEE_MULTIPLIER + tip
+    if max_fee > settings.CHAIN_MAX_FEE_PER_GAS_WEI:
+        raise FeesTooHigh(base_fee=base_fee, max_fee_per_gas=max_fee, cap=settings.CHAIN_MAX_FEE_PER_GAS_WEI)
+    return Fees(max_fee_per_gas=max_fee, max_priority_fee_per_gas=tip)
 
 
 def mined_nonce(*, address: str, w3: Web3 | None = None) -> int:
@@ -84,6 +113,17 @@ def send_raw_transaction(raw_tx: str, *, w3: Web3 | None = None) -> None:
         raise typed_node_error(error) from error
     except OSError as error:
         raise ChainUnavailable(str(error)) from error
+
+
+def is_final(block_number: int, *, w3: Web3 | None = None) -> bool:
+    """Whether a block is at or below the node's CHAIN_CONFIRMATION_TAG block ("latest": always, nothing asked)."""
+    tag = settings.CHAIN_CONFIRMATION_TAG
+    if tag == "latest":
+        return True
+    try:
+        return block_number <= (w3 or web3_client()).eth.get_block(tag)["number"]
+    except BlockNotFound:  # a young chain has no safe or finalized block yet
+        return False
 
 
 def transaction_receipt(tx_hash: str, *, w3: Web3 | None = None) -> Any | None:

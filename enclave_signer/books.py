@@ -43,7 +43,7 @@ class Mined:
     tx_hash: str
     block: int
     status: int
-    fee: int  # gasUsed * effectiveGasPrice
+    fee: int  # gasUsed * effectiveGasPrice, plus the OP-stack L1 data fee (the receipt's l1Fee) where there is one
     value: int  # what left the address besides the fee (0 when it reverted)
     token_out: dict  # {token (lower-case): amount} of ERC-20 Transfers out of the address (empty when it reverted)
 
@@ -199,7 +199,8 @@ class Books:
                 tx_hash=tx_hash,
                 block=int(receipt["blockNumber"], 16),
                 status=status,
-                fee=int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16),
+                fee=int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
+                + int(receipt.get("l1Fee") or "0x0", 16),
                 value=int(info["value"]) if status == 1 else 0,
                 token_out=token_out,
             )

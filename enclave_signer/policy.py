@@ -67,7 +67,7 @@ class PolicyContext:
     now: int
     account_nonce: int
     gas_topup_max_wei: int
-    max_tx_fee_wei: int
+    max_tx_fee_wei: int  # any transaction may spend this on fees, whatever its price per gas
     launch_deadline_window_seconds: int
     refunds: dict  # the sealed refund record: deposit_key -> {amount, consumed: {slot: {tx_hash: amount}}}
     # (citation, recipient, pool registration) -> (deposit key, what the books say it is owed); raises Refusal.
@@ -87,6 +87,8 @@ class PolicyContext:
     topup_fees: Callable[[str, int], int] = lambda address, nonce: 0
     fee_budget_min_wei: int = 5 * 10**17
     fee_budget_bps: int = 50
+    # Above max_tx_fee_wei, a transaction's fees are allowed at up to this price per gas (its gas is bounded per kind).
+    max_fee_per_gas_wei: int = 500 * 10**9
 
 
 @dataclass
@@ -182,6 +184,13 @@ def fee_budget(params: dict, *, ctx: PolicyContext) -> int:
     return max(ctx.fee_budget_min_wei, share)
 
 
+def max_tx_fee(gas: int, *, ctx: PolicyContext) -> int:
+    """The most a transaction of `gas` may spend on fees: SIGNER_MAX_TX_FEE_WEI at any price, or more while its price
+    is at most SIGNER_MAX_FEE_PER_GAS_WEI -- so the cap follows the network's fees, and the pool's fee budget, not
+    this, bounds what a compromised caller can burn in all (docs/signer.md, "Fees")."""
+    return max(ctx.max_tx_fee_wei, gas * ctx.max_fee_per_gas_wei)
+
+
 def _check_gas(tx: dict, gas_range: tuple[int, int], what: str) -> None:
     least, most = gas_range
     if not least <= tx["gas"] <= most:
@@ -193,8 +202,12 @@ def _check_envelope(tx: dict, *, ctx: PolicyContext) -> None:
         raise Refusal("chain_mismatch", f"chainId {tx['chainId']} is not the signer's chain {ctx.chain_id}")
     if tx["gas"] < MIN_GAS or tx["maxPriorityFeePerGas"] > tx["maxFeePerGas"]:
         raise Refusal("bad_fees", "gas below 21000, or maxPriorityFeePerGas above maxFeePerGas")
-    if tx["gas"] * tx["maxFeePerGas"] > ctx.max_tx_fee_wei:
-        raise Refusal("fee_cap", f"gas * maxFeePerGas exceeds the fee cap {ctx.max_tx_fee_wei}")
+    if tx["gas"] * tx["maxFeePerGas"] > max_tx_fee(tx["gas"], ctx=ctx):
+        raise Refusal(
+            "fee_cap",
+            f"maxFeePerGas {tx['maxFeePerGas']} is above the signer's {ctx.max_fee_per_gas_wei} wei per gas, and "
+            f"gas * maxFeePerGas above its {ctx.max_tx_fee_wei} wei per transaction",
+        )
     if not ctx.account_nonce <= tx["nonce"] <= ctx.account_nonce + MAX_NONCE_AHEAD:
         raise Refusal(
             "nonce_out_of_window",

@@ -12,6 +12,7 @@ from eth_utils import is_hex_address, to_checksum_address
 from chain.errors import ChainError
 from enclave_signer.allocation import TOKEN_DECIMALS
 from pools.models import Pool
+from pools.selectors.feeds import default_oracle_max_age
 from pools.selectors.launch_preview import USD_DECIMALS
 from pools.services.pools import InvalidPoolConfiguration, pool_configuration_errors, raise_asset_details
 from pools.units import UnitsError, format_duration, format_units, parse_duration, parse_units
@@ -241,7 +242,11 @@ class PoolAdminForm(forms.ModelForm):
     agent_cliff_seconds = _duration("Agent cliff", "After launch, the agent's tokens stay locked this long.")
     agent_vesting_seconds = _duration("Agent vesting", "The agent's tokens unlock evenly over this, after the cliff.")
     oracle_max_age_seconds = _duration(
-        "Oracle freshness", "The launch refuses a price feed answer older than this.", blank_is_zero=False
+        "Oracle freshness",
+        "The launch refuses a price feed answer older than this. Empty: the feed's heartbeat (ETH/USD or USDC/USD, "
+        "CHAIN_ETH_USD_FEED_HEARTBEAT / CHAIN_USDC_USD_FEED_HEARTBEAT).",
+        blank_is_zero=False,
+        required=False,
     )
     target_price_usd_e8 = UsdField(
         label="Target price (USD per token)",
@@ -290,6 +295,8 @@ class PoolAdminForm(forms.ModelForm):
             self.fields["whitelist_addresses"].initial = "\n".join(
                 self.instance.whitelist.order_by("address").values_list("address", flat=True)
             )
+        else:
+            self.initial["oracle_max_age_seconds"] = ""  # empty: the feed's heartbeat, unless the admin says
 
     def clean_raise_asset(self) -> str:
         try:
@@ -328,6 +335,8 @@ class PoolAdminForm(forms.ModelForm):
         self._convert_asset_amounts(cleaned)
         if self.errors:
             return cleaned
+        if cleaned.get("oracle_max_age_seconds") is None:
+            cleaned["oracle_max_age_seconds"] = default_oracle_max_age(raise_asset=self.raise_asset.address)
         candidate = self.instance
         candidate.raise_asset_symbol, candidate.raise_asset_decimals = (
             self.raise_asset.symbol,

@@ -83,6 +83,7 @@ def pool_phase(*, pool: Pool, now: datetime | None = None) -> Phase:
 # What a waiting refund job waits for (Pool.waiting_code), in words a depositor understands.
 WAITING_IN_WORDS = {
     "fees_above_cap": "network fees are above what the signer allows one refund transaction to spend",
+    "fees_too_high": "network fees are above what this launchpad is set to pay; refunds resume when they fall",
     "gas_account_empty": "the account that pays the refunds' gas has to be topped up",
     "books_disagree": "our records of this pool and the signer's own books must agree before anything is paid",
 }

@@ -18,6 +18,7 @@ from eth_utils import to_checksum_address
 from agent_api.models import DAY, AgentBounds, AllowedRaiseAsset
 from pools.errors import ApplicationError
 from pools.models import BPS, Agent, Pool
+from pools.selectors.feeds import default_oracle_max_age
 from pools.services.pools import pool_configuration_errors
 from pools.services.token_image import STORED_TYPE, token_image_from_data_url
 
@@ -214,6 +215,10 @@ def pool_propose(
         raise_asset = to_checksum_address(raise_asset) if raise_asset else ""
         asset = next((a for a in bounds.raise_assets.all() if a.address.lower() == raise_asset.lower()), None)
         pool = Pool(agent=agent, status=Pool.Status.DRAFT, **{**data, "raise_asset": raise_asset})
+        if "oracle_max_age_seconds" not in data:
+            pool.oracle_max_age_seconds = default_oracle_max_age(
+                raise_asset=raise_asset, most=bounds.max_oracle_max_age_seconds
+            )
         if asset is not None:
             pool.raise_asset_symbol, pool.raise_asset_decimals = asset.symbol, asset.decimals
         if pool.treasury_address:

@@ -1,10 +1,10 @@
 """Reconciliation: each pool address's on-chain balance of its raise asset against what the books say it holds.
 
 Books: credited + owed back over the confirmed deposits, minus what has left the address through our own
-transactions (the launch, refund batches, gas; less gas top-ups received). Both sides are taken at the same
-block, the pool's confirmed height, so a deposit waiting for confirmations is in neither. Anything else that
-reached the address (a coinbase or withdrawal credit, a token the indexer could not see, a rebasing token) shows
-as a difference.
+transactions (the launch, refund batches, gas and OP-stack L1 data fees; less gas top-ups received). Both sides
+are taken at the same block, the pool's confirmed height, so a deposit waiting for confirmations is in neither.
+Anything else that reached the address (a coinbase or withdrawal credit, a token the indexer could not see, a
+rebasing token) shows as a difference.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from chain.rpc import JsonRpc, hex_int
 from pools.indexer.base import WatchedPool
+from pools.indexer.confirmations import final_block
 from pools.indexer.erc20 import address_topic
 from pools.models import ChainTransaction, Deposit, IndexerCursor, Launch, Pool, Refund
 
@@ -37,9 +38,10 @@ class BalanceCheck:
         return self.balance - self.expected
 
 
-def confirmed_height(*, cursor: IndexerCursor, confirmations: int) -> int:
-    """The newest block whose deposits to a pool with these confirmations are all indexed and confirmed."""
-    return min(cursor.last_block, cursor.head - confirmations)
+def confirmed_height(*, cursor: IndexerCursor, confirmations: int, final: int | None = None) -> int:
+    """The newest block whose deposits to a pool with these confirmations are all indexed and confirmed: also at or
+    below `final`, the CHAIN_CONFIRMATION_TAG block (confirmations.final_block)."""
+    return min(cursor.last_block, cursor.head - confirmations, cursor.head if final is None else final)
 
 
 def paid_out(*, pool_id: int, through_block: int) -> int:
@@ -56,7 +58,8 @@ def paid_out(*, pool_id: int, through_block: int) -> int:
     confirmed = mined.filter(status=ChainTransaction.Status.CONFIRMED)
     if pool.is_native:
         sent = mined.filter(from_address__iexact=pool.deposit_address)
-        gas = sent.aggregate(total=Sum(F("gas_used") * F("effective_gas_price")))["total"] or 0
+        # What each paid for gas, and on an OP-stack chain for its L1 data (the receipt's l1Fee).
+        gas = sent.aggregate(total=Sum(F("gas_used") * F("effective_gas_price") + F("l1_fee")))["total"] or 0
         value = confirmed.filter(from_address__iexact=pool.deposit_address).aggregate(total=Sum("value"))["total"] or 0
         topped_up = (
             confirmed.filter(
@@ -89,10 +92,11 @@ def _balance_call(pool: WatchedPool, block: int) -> tuple[str, list]:
 
 def reconcile_balances(*, rpc: JsonRpc, cursor: IndexerCursor, pools: list[WatchedPool]) -> list[BalanceCheck]:
     """Check each pool's balance at its confirmed height and record the difference on the pool."""
+    final = final_block(rpc=rpc, head=cursor.head)
     due = [
         (pool, height)
         for pool in pools
-        if (height := confirmed_height(cursor=cursor, confirmations=pool.confirmations)) >= 0
+        if (height := confirmed_height(cursor=cursor, confirmations=pool.confirmations, final=final)) >= 0
     ]
     answers = rpc.batch([_balance_call(pool, height) for pool, height in due])
     checks = []

@@ -10,7 +10,8 @@ from django.conf import settings
 from web3 import Web3
 
 from chain.client import web3_client
-from chain.transactions import current_fees
+from chain.l1fees import l1_fee, unsigned_transaction_bytes
+from chain.transactions import Fees, current_fees
 from pools.models import ChainTransaction, Pool
 from pools.services.transactions import advance, create_transaction
 
@@ -46,8 +47,17 @@ def _fund_dev_gas_account(w3: Web3, address: str, needed: int) -> None:
     w3.eth.wait_for_transaction_receipt(tx, timeout=30)
 
 
-def ensure_gas(*, pool: Pool, gas: int, value: int = 0) -> bool:
-    """True when the pool address can pay `value` plus `gas` at current fees; else a top-up is sent (False)."""
+def _l1_fee_of(*, to: str, data: bytes, value: int, gas: int, fees: Fees, w3: Web3) -> int:
+    """The OP-stack L1 data fee of a transaction like this one (0 elsewhere); nonce 0 stands in for its own, one byte
+    in both cases for the first 128 transactions of an address."""
+    tx = {"chainId": settings.CHAIN_ID, "nonce": 0, "to": to, "value": value, "data": data, "gas": gas}
+    tx.update(maxFeePerGas=fees.max_fee_per_gas, maxPriorityFeePerGas=fees.max_priority_fee_per_gas)
+    return l1_fee(unsigned_transaction_bytes(tx), w3=w3)
+
+
+def ensure_gas(*, pool: Pool, gas: int, value: int = 0, to: str | None = None, data: bytes = b"") -> bool:
+    """True when the pool address can pay `value` plus `gas` at current fees, plus on an OP-stack chain the L1 data
+    fee of sending `data` to `to` (the calldata the budgeted transactions carry); else a top-up is sent (False)."""
     w3 = web3_client()
     pending = ChainTransaction.objects.filter(
         pool=pool, purpose=ChainTransaction.Purpose.GAS_TOPUP, status__in=OPEN_STATUSES
@@ -57,14 +67,17 @@ def ensure_gas(*, pool: Pool, gas: int, value: int = 0) -> bool:
     if pending.exists():
         return False
     fees = current_fees(w3=w3)
-    needed = value + gas * fees.max_fee_per_gas
+    l1_data_fee = _l1_fee_of(to=to or pool.deposit_address, data=data, value=value, gas=gas, fees=fees, w3=w3)
+    needed = value + gas * fees.max_fee_per_gas + l1_data_fee
     balance = w3.eth.get_balance(Web3.to_checksum_address(pool.deposit_address))
     if balance >= needed:
         return True
     amount = min(needed - balance, settings.GAS_TOPUP_MAX_WEI)
     source = gas_account_address()
-    _fund_dev_gas_account(w3, source, amount + TRANSFER_GAS * fees.max_fee_per_gas)
-    if w3.eth.get_balance(source) < amount + TRANSFER_GAS * fees.max_fee_per_gas:
+    topup_l1_fee = _l1_fee_of(to=pool.deposit_address, data=b"", value=amount, gas=TRANSFER_GAS, fees=fees, w3=w3)
+    topup_cost = amount + TRANSFER_GAS * fees.max_fee_per_gas + topup_l1_fee
+    _fund_dev_gas_account(w3, source, topup_cost)
+    if w3.eth.get_balance(source) < topup_cost:
         raise GasAccountEmpty(f"the gas-funding account {source} cannot pay a top-up of {amount} wei: fund it")
     create_transaction(
         pool=pool,

@@ -8,6 +8,9 @@ keeps its nonce, and the signer returns the same bytes for the same request at t
     REQUESTED ──allocate──▶ ALLOCATED ──(ERC-20: gas top-up, approve)──▶ APPROVING ──▶ SENDING ──receipt──▶ LAUNCHED
                                  ▲                                                        │ reverted
                                  └──────────────── retry with a fresh price (≤ 3) ◀───────┘ → FAILED
+
+A refusal for what the signer is configured to allow (not our Launcher, say) fails nothing: the approve or launch
+keeps its step and nonce, the launch's error says how to fix the signer, and the next run asks again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import time
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -32,6 +36,8 @@ from chain.contracts import (
     pool_id_bytes32,
     predict_token_address,
 )
+from chain.errors import FeesTooHigh
+from chain.l1fees import incompressible
 from chain.oracle import read_price_feed
 from chain.transactions import Fees, current_fees
 from enclave_signer.allocation import allocate_pro_rata, split_supply
@@ -45,6 +51,7 @@ from pools.services.gas import ensure_gas
 from pools.services.ledger import check_books_agree, ledger_sync
 from pools.services.pools import transition_pool
 from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
+from pools.signer_client import SignerRefused
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +59,9 @@ Step = Launch.Step
 TxStatus = ChainTransaction.Status
 LAUNCH_GAS_LIMIT = 6_000_000  # a launch measures ~4.5M (bench/gas.py); the rest is headroom
 APPROVE_GAS_LIMIT = 100_000
+# The most a launch's calldata takes (28 words, a 50-character name and an 11-character symbol, UTF-8 at worst):
+# an OP-stack chain's L1 data fee is budgeted for it before the calldata is built.
+LAUNCH_CALLDATA_MAX_BYTES = 1_300
 LAUNCH_DEADLINE_SECONDS = 30 * 60  # within the signer's SIGNER_LAUNCH_DEADLINE_WINDOW_SECONDS (default 1 h)
 MAX_LAUNCH_ATTEMPTS = 3
 # Refusals that fresh arguments at the same nonce can pass: the log moved, the deadline aged, fees moved.
@@ -147,7 +157,10 @@ def launch_advance(*, pool_id: int) -> Launch | None:
                     return None
                 before = launch.step
                 pool = Pool.objects.select_related("agent").get(pk=pool_id)
-                _STEPS[launch.step](launch, pool)
+                try:
+                    _STEPS[launch.step](launch, pool)
+                except FeesTooHigh as waiting:  # nothing sent; the step runs again on the next pass
+                    launch.error = str(waiting)
                 launch.save()
             crash_point(f"launch:{launch.step}")  # the step committed, the next one not begun
             if launch.step == before or launch.step in (Step.LAUNCHED, Step.FAILED):
@@ -292,11 +305,27 @@ def _create_launch_transaction(launch: Launch, pool: Pool) -> None:
     launch.step = Step.SENDING
 
 
+def _launch_l1_fee_at_hand(pool: Pool) -> bool:
+    """OP-stack, ETH raise: a node wants value + gas x maxFeePerGas + the L1 data fee at the address, and the launch's
+    value leaves only gas x maxFeePerGas beside what is owed back; a gas top-up brings the L1 fee (False while it is
+    on its way). What the top-up does not spend stays at the address, as every top-up does."""
+    w3 = web3_client()
+    value = launch_raise_amount(pool=pool, fees=current_fees(w3=w3), w3=w3)
+    launch_data = incompressible(LAUNCH_CALLDATA_MAX_BYTES)
+    return ensure_gas(pool=pool, gas=LAUNCH_GAS_LIMIT, value=value, to=chain_deployment().launcher, data=launch_data)
+
+
 def _after_allocation(launch: Launch, pool: Pool) -> None:
     if pool.is_native:
+        if settings.CHAIN_OP_STACK and not _launch_l1_fee_at_hand(pool):
+            return  # a gas top-up is on its way
         _create_launch_transaction(launch, pool)
         return
-    if not ensure_gas(pool=pool, gas=APPROVE_GAS_LIMIT + LAUNCH_GAS_LIMIT):
+    # The OP-stack L1 data fee of both, as of one transaction carrying both calldatas (one envelope fewer than two:
+    # LAUNCH_CALLDATA_MAX_BYTES's margin covers it).
+    launcher = chain_deployment().launcher
+    l1_data = encode_approve(spender=launcher, amount=pool.raised) + incompressible(LAUNCH_CALLDATA_MAX_BYTES)
+    if not ensure_gas(pool=pool, gas=APPROVE_GAS_LIMIT + LAUNCH_GAS_LIMIT, to=launcher, data=l1_data):
         return  # a gas top-up is on its way
     approve = ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.APPROVE).last()
     if approve is None:
@@ -315,7 +344,13 @@ def _after_allocation(launch: Launch, pool: Pool) -> None:
 
 def _approving(launch: Launch, pool: Pool) -> None:
     approve = ChainTransaction.objects.filter(pool=pool, purpose=ChainTransaction.Purpose.APPROVE).last()
-    approve = advance(latest_in_family(approve))
+    try:
+        approve = advance(latest_in_family(approve))
+    except SignerRefused as refused:
+        if not refused.by_configuration:
+            raise
+        launch.error = _waiting_for_configuration(refused)
+        return
     if approve.status == TxStatus.CONFIRMED:
         _create_launch_transaction(launch, pool)
     elif approve.status == TxStatus.FAILED:
@@ -323,8 +358,6 @@ def _approving(launch: Launch, pool: Pool) -> None:
 
 
 def _sending(launch: Launch, pool: Pool) -> None:
-    from pools.signer_client import SignerRefused
-
     tx = latest_in_family(launch.transaction)
     try:
         tx = advance(tx)
@@ -337,6 +370,11 @@ def _sending(launch: Launch, pool: Pool) -> None:
             launch.error = f"The signer refused ({refused.code}: {refused.reason}); retrying with fresh arguments."
             _rebuild_unsigned_launch(launch, pool, tx)
             return
+        if refused.by_configuration:
+            # The signer does not allow our Launcher (yet): nothing is wrong with the launch, so it keeps its nonce
+            # and waits, instead of failing and refunding a pool that could launch once the signer is fixed.
+            launch.error = _waiting_for_configuration(refused)
+            return
         abandon(tx, reason=f"{refused.code}: {refused.reason}")
         launch.step, launch.error = Step.FAILED, f"The signer refused the launch: {refused.code}: {refused.reason}"
         return
@@ -348,6 +386,11 @@ def _sending(launch: Launch, pool: Pool) -> None:
         # Nothing happened on chain: try again with a fresh price and deadline, at a new nonce.
         # (For ERC-20 the approval still stands; ALLOCATED re-checks the pool's gas before the next attempt.)
         launch.step = Step.ALLOCATED if launch.attempts < MAX_LAUNCH_ATTEMPTS else Step.FAILED
+
+
+def _waiting_for_configuration(refused: SignerRefused) -> str:
+    """The launch's error while the signer's allowed contracts are wrong; the next run asks the signer again."""
+    return f"{refused.configuration_error()} The launch waits and is retried until then."
 
 
 def _rebuild_unsigned_launch(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
@@ -431,7 +474,10 @@ def launch_dry_run(*, pool_id: int) -> dict:
     if reason:
         raise PoolCannotLaunch(reason, details={"status": pool.status})
     w3 = web3_client()
-    fees = current_fees(w3=w3)
+    try:
+        fees = current_fees(w3=w3)
+    except FeesTooHigh as waiting:
+        raise PoolCannotLaunch(str(waiting), details={"waiting": waiting.code}) from waiting
     preview = Launch(pool=pool)
     with transaction.atomic():
         _allocate(preview, pool)  # writes Allocation rows only to read the root: rolled back below

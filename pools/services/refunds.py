@@ -19,6 +19,7 @@ from web3 import Web3
 
 from chain.client import chain_deployment, web3_client
 from chain.contracts import decode_refunded, encode_approve, encode_refund_erc20, encode_refund_eth
+from chain.errors import FeesTooHigh
 from chain.transactions import Fees, current_fees
 from enclave_signer.crediting import ZERO_SENDER
 from pools.errors import ApplicationError
@@ -116,12 +117,17 @@ def _batch_limits(pool: Pool, fees: Fees) -> BatchLimits:
     """The limits of a refund transaction now: the signer's (its fee cap, the pool's value cap), a block's gas."""
     limits = signer_client().health()["limits"]
     block_gas = web3_client().eth.get_block("latest")["gasLimit"]
+    max_gas = min(settings.REFUND_BATCH_MAX_GAS, block_gas // 2)
+    # The signer allows max_tx_fee_wei at any price, and any gas while the price is within max_fee_per_gas_wei.
+    max_tx_fee = int(limits["max_tx_fee_wei"])
+    if fees.max_fee_per_gas <= int(limits.get("max_fee_per_gas_wei", 0)):
+        max_tx_fee = max(max_tx_fee, max_gas * fees.max_fee_per_gas)
     return BatchLimits(
         native=pool.is_native,
         max_count=settings.REFUND_BATCH_SIZE,
         max_value=pool.hard_cap,  # registered as the pool's max_value_wei
-        max_gas=min(settings.REFUND_BATCH_MAX_GAS, block_gas // 2),
-        max_tx_fee=int(limits["max_tx_fee_wei"]),
+        max_gas=max_gas,
+        max_tx_fee=max_tx_fee,
         max_fee_per_gas=fees.max_fee_per_gas,
     )
 
@@ -150,12 +156,22 @@ def _send_next_batch(pool: Pool) -> None:
     if pool.status in FAILED_STATUSES:
         signer_client().refund_all(pool_id=pool.pk)
     gas = batch_gas(len(batch), native=pool.is_native)
-    if not ensure_gas(
-        pool=pool, gas=gas + (0 if pool.is_native else APPROVE_GAS), value=total if pool.is_native else 0
-    ):
-        return  # a top-up is on its way
     refunder = chain_deployment().refunder
     recipients, amounts = [r.recipient for r in batch], [r.amount for r in batch]
+    if pool.is_native:
+        data = encode_refund_eth(recipients=recipients, amounts=amounts)
+        approve_data = b""
+    else:
+        data = encode_refund_erc20(token=pool.raise_asset, recipients=recipients, amounts=amounts)
+        approve_data = encode_approve(spender=refunder, amount=total)
+    if not ensure_gas(
+        pool=pool,
+        gas=gas + (0 if pool.is_native else APPROVE_GAS),
+        value=total if pool.is_native else 0,
+        to=refunder,
+        data=approve_data + data,  # for the OP-stack L1 data fee of sending them
+    ):
+        return  # a top-up is on its way
     with transaction.atomic():
         if not pool.is_native:
             create_transaction(
@@ -164,14 +180,11 @@ def _send_next_batch(pool: Pool) -> None:
                 signer_key=str(pool.pk),
                 from_address=pool.deposit_address,
                 to_address=pool.raise_asset,
-                data=encode_approve(spender=refunder, amount=total),
+                data=approve_data,
                 value=0,
                 gas=APPROVE_GAS,
                 fees=fees,
             )
-            data = encode_refund_erc20(token=pool.raise_asset, recipients=recipients, amounts=amounts)
-        else:
-            data = encode_refund_eth(recipients=recipients, amounts=amounts)
         tx = create_transaction(
             pool=pool,
             purpose=ChainTransaction.Purpose.REFUND,
@@ -198,7 +211,16 @@ def _give_up_unsigned(pool: Pool, refused: SignerRefused) -> None:
         ):
             abandon(tx, reason=f"the signer refused: {refused.code}")
             Refund.objects.filter(transaction=tx).update(status=Refund.Status.OWED, transaction=None)
-    _wait(pool, f"signer_{refused.code}", f"The signer refused the next batch ({refused.code}): {refused.reason}")
+    _wait_for_signer(pool, refused, what="the next batch")
+
+
+def _wait_for_signer(pool: Pool, refused: SignerRefused, *, what: str) -> None:
+    """Refunds wait on a refusal and ask again next pass; one for the signer's configuration says how to fix it."""
+    if refused.by_configuration:
+        reason = f"{refused.configuration_error()} Refunds resume by themselves once it allows it."
+    else:
+        reason = f"The signer refused {what} ({refused.code}): {refused.reason}"
+    _wait(pool, f"signer_{refused.code}", reason)
 
 
 def _follow_batches(pool: Pool) -> None:
@@ -244,8 +266,8 @@ def refunds_advance(*, pool_id: int) -> int:
                 _send_next_batch(pool)
                 _follow_batches(pool)
         except SignerRefused as refused:  # the ledger, refund-all or a gas top-up: shown, and tried again next pass
-            _wait(pool, f"signer_{refused.code}", f"The signer refused ({refused.code}): {refused.reason}")
-        except (GasAccountEmpty, BooksDisagree) as error:
+            _wait_for_signer(pool, refused, what="a request")
+        except (GasAccountEmpty, BooksDisagree, FeesTooHigh) as error:
             _wait(pool, error.code, str(error))
         remaining = Refund.objects.filter(pool=pool, status__in=UNSETTLED).count()
         if remaining == 0:

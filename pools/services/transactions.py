@@ -20,8 +20,9 @@ from django.utils import timezone
 from web3 import Web3
 
 from chain.client import web3_client
-from chain.errors import AlreadyKnown, InsufficientFunds, NonceTooLow, ReplacementUnderpriced
-from chain.transactions import Fees, current_fees, mined_nonce, send_raw_transaction, transaction_receipt
+from chain.errors import AlreadyKnown, FeesTooHigh, InsufficientFunds, NonceTooLow, ReplacementUnderpriced
+from chain.l1fees import receipt_l1_fee
+from chain.transactions import Fees, current_fees, is_final, mined_nonce, send_raw_transaction, transaction_receipt
 from pools.faults import crash_point
 from pools.models import ChainTransaction, NonceSequence, Pool
 from pools.signer import signer_client
@@ -159,8 +160,17 @@ def _same_nonce_family(tx: ChainTransaction):
     return ChainTransaction.objects.filter(chain_id=tx.chain_id, from_address=tx.from_address, nonce=tx.nonce)
 
 
+def _mined_above_the_tag(tx: ChainTransaction):
+    """The transactions at this nonce that a block holds, not yet final by CHAIN_CONFIRMATION_TAG."""
+    return (
+        _same_nonce_family(tx).exclude(status__in=[Status.CONFIRMED, Status.FAILED]).filter(block_number__isnull=False)
+    )
+
+
 def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
-    """UNCONFIRMED → CONFIRMED/FAILED from the receipt of this transaction or of any at its nonce (a replacement)."""
+    """UNCONFIRMED → CONFIRMED/FAILED from the receipt of this transaction or of any at its nonce (a replacement),
+    once its block is at or below CHAIN_CONFIRMATION_TAG. Mined above it, the transaction stays UNCONFIRMED with its
+    block noted; a receipt that disappears (a reorganisation) un-notes it, and it is rebroadcast as before."""
     w3 = w3 or web3_client()
     if tx.status != Status.UNCONFIRMED:
         return tx
@@ -168,6 +178,9 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
         receipt = transaction_receipt(candidate.tx_hash, w3=w3)
         if receipt is None:
             continue
+        if not is_final(receipt["blockNumber"], w3=w3):
+            ChainTransaction.objects.filter(pk=candidate.pk).update(block_number=receipt["blockNumber"])
+            return tx
         with transaction.atomic():
             for other in _same_nonce_family(tx).exclude(pk=candidate.pk):
                 if other.status in (Status.UNCONFIRMED, Status.IN_PROGRESS, Status.UNSTARTED):
@@ -177,20 +190,25 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
             candidate.block_number = receipt["blockNumber"]
             candidate.gas_used = receipt["gasUsed"]
             candidate.effective_gas_price = receipt["effectiveGasPrice"]
+            candidate.l1_fee = receipt_l1_fee(receipt)
             if receipt["status"] != 1:
                 candidate.error = "reverted"
             candidate.save(
-                update_fields=["status", "block_number", "gas_used", "effective_gas_price", "error", "updated_at"]
-            )
+                update_fields=[
+                    "status", "block_number", "gas_used", "effective_gas_price", "l1_fee", "error", "updated_at"
+                ]
+            )  # fmt: skip
         crash_point(f"receipt:{candidate.purpose}")  # the receipt recorded, not yet acted on
         return candidate
+    _mined_above_the_tag(tx).update(block_number=None)
     return tx
 
 
 def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction:
     """A transaction unmined for STUCK_AFTER: the same request at the same nonce with fees raised by 25%, or to the
     network's current fees if higher. A replacement the signer refuses (over its fee cap) is dropped and the original
-    waits, rebroadcast, until fees fall back to it."""
+    waits, rebroadcast, until fees fall back to it; so it does, unreplaced, while fees are above
+    CHAIN_MAX_FEE_PER_GAS_WEI."""
     w3 = w3 or web3_client()
     if tx.status != Status.UNCONFIRMED or tx.first_broadcast_at is None:
         return tx
@@ -205,7 +223,12 @@ def replace_if_stuck(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTr
         if locked.status != Status.UNCONFIRMED or hasattr(locked, "replaced_by"):
             return locked
         # Raised by the 25% nodes ask for, or to what the network asks now if that is more (a fee spike).
-        bumped, now = Fees(locked.max_fee_per_gas, locked.max_priority_fee_per_gas).bumped(), current_fees(w3=w3)
+        bumped = Fees(locked.max_fee_per_gas, locked.max_priority_fee_per_gas).bumped()
+        try:
+            now = current_fees(w3=w3)
+        except FeesTooHigh as waiting:
+            logger.warning("transaction %s at nonce %s is stuck: %s", tx.tx_hash, tx.nonce, waiting)
+            return locked
         fees = Fees(
             max(bumped.max_fee_per_gas, now.max_fee_per_gas),
             max(bumped.max_priority_fee_per_gas, now.max_priority_fee_per_gas),
@@ -230,6 +253,8 @@ def advance(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTransaction
         settled = check_receipt(member, w3=w3)
         if settled.status in (Status.CONFIRMED, Status.FAILED):
             return settled
+    if _mined_above_the_tag(tx).exists():
+        return tx  # mined: nothing to sign, send or replace; it waits for its block to be final
     try:
         tx = sign(tx)
         if tx.status == Status.IN_PROGRESS:

@@ -207,8 +207,8 @@ def test_a_token_minted_to_the_pool_is_set_apart_and_the_depositors_are_refunded
 
 @pytest.mark.django_db(transaction=True)
 def test_a_fee_spike_in_the_middle_of_a_refund_run_waits_then_finishes_by_itself(chain, tmp_path):  # noqa: F811
-    """Batches of two; after the first is paid the base fee jumps far above what the signer allows per transaction
-    (0.1 ETH for even one recipient). The job waits and says why, then, once fees fall, finishes on its own."""
+    """Batches of two; after the first is paid the base fee jumps far above CHAIN_MAX_FEE_PER_GAS_WEI (500 gwei), so
+    nothing is priced. The job waits and says why, then, once fees fall, finishes on its own."""
     amounts = [ETHER + n for n in range(6)]
     pool, senders = failed_pool(chain, amounts, label="spike")
     pool = settle_failed(chain, pool)
@@ -220,19 +220,19 @@ def test_a_fee_spike_in_the_middle_of_a_refund_run_waits_then_finishes_by_itself
         while Refund.objects.filter(pool=pool, status=Refund.Status.SENDING).exists() or not paid(pool):
             refunds_advance(pool_id=pool.pk)
     assert paid(pool) == 2
-    # One refund of 150k gas at maxFee 2 x base passes 0.1 ETH above ~333 gwei; 5000 gwei is far past it.
+    # maxFee 2 x base passes the app's 500 gwei cap above 250 gwei; 5000 gwei is far past it.
     chain.anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(5000 * 10**9)])
     chain.mine()
 
     worker = start_worker(tmp_path, REFUND_BATCH_SIZE="2")
     try:
         refund_request(pool_id=pool.pk, requested_by="resume_jobs")  # enqueues the job, as the beat task does
-        wait_for(lambda: Pool.objects.get(pk=pool.pk).waiting_code == "fees_above_cap", worker=worker,
+        wait_for(lambda: Pool.objects.get(pk=pool.pk).waiting_code == "fees_too_high", worker=worker,
                  what="the wait for fees")  # fmt: skip
         waiting = Pool.objects.get(pk=pool.pk)
-        assert "resume by themselves" in waiting.waiting_reason and waiting.waiting_since is not None
+        assert "Waiting for fees to come down" in waiting.waiting_reason and waiting.waiting_since is not None
         event = PoolEvent.objects.get(pool=pool, kind=PoolEvent.Kind.POOL_REFUNDS_WAITING)
-        assert event.payload["code"] == "fees_above_cap"
+        assert event.payload["code"] == "fees_too_high"
         time.sleep(5)  # the job keeps waiting while fees are high: nothing is sent at a loss
         assert paid(pool) == 2 and not Refund.objects.filter(pool=pool, transaction__isnull=False, status="owed")
         chain.mine(80)  # empty blocks: the base fee falls by an eighth each

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from enclave_signer.calls import APPROVE, LAUNCH, LAUNCH_FIELD_OF_PARAM, LAUNCH_PARAMS_FIELDS, REFUND_ERC20, REFUND_ETH
-from enclave_signer.config import KnownContracts
+from enclave_signer.config import DEFAULT_MAX_FEE_PER_GAS_WEI, KnownContracts
 from enclave_signer.evidence import EvidenceRefused, parse_citation
 from enclave_signer.params import ZERO_ADDRESS, normalize_pool_params
 from enclave_signer.policy import (
@@ -177,7 +177,8 @@ def assert_within_policy(pool_id: str, wire: dict, approval) -> None:
     tx = parse_transaction(wire)
     params = PARAMS_OF[pool_id]
     assert tx["chainId"] == CHAIN_ID
-    assert tx["gas"] * tx["maxFeePerGas"] <= MAX_TX_FEE
+    # Any price within SIGNER_MAX_TX_FEE_WEI per transaction; above it, at most SIGNER_MAX_FEE_PER_GAS_WEI per gas.
+    assert tx["gas"] * tx["maxFeePerGas"] <= MAX_TX_FEE or tx["maxFeePerGas"] <= DEFAULT_MAX_FEE_PER_GAS_WEI
     assert tx["value"] <= int(params["max_value_wei"])
     selector = tx["data"][:4]
     if tx["to"] == LAUNCHER:
