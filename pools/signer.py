@@ -13,5 +13,6 @@ def _client_for(url: str, client_key: str, timeout: int) -> SignerClient:
     return SignerClient(base_url=url, key_id=key_id, secret=bytes.fromhex(secret), timeout=timeout)
 
 
-def signer_client() -> SignerClient:
-    return _client_for(settings.SIGNER_URL, settings.SIGNER_CLIENT_KEY, settings.SIGNER_TIMEOUT)
+def signer_client(*, timeout: float | None = None) -> SignerClient:
+    """The signer client; `timeout` shorter than SIGNER_TIMEOUT for a caller that cannot wait (a health check)."""
+    return _client_for(settings.SIGNER_URL, settings.SIGNER_CLIENT_KEY, timeout or settings.SIGNER_TIMEOUT)

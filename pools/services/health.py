@@ -20,16 +20,20 @@ from functools import cache
 
 import redis
 from django.conf import settings
+from django.core.cache import cache as shared_cache
 from django.db import connection
 from django.utils import timezone
 
 from pools.selectors.jobs import stuck_jobs
+from pools.selectors.trace_gaps import TRACES_FIX, pools_without_traces
+from pools.services.preflight import ERROR, OK, is_local_chain, run_preflight
 
 logger = logging.getLogger(__name__)
 
 BEAT_HEARTBEAT_KEY = "launchpad:beat:heartbeat"
 # Beat fires the heartbeat every 15 s (launchpad/schedules.py); three missed beats mean it is not running.
 BEAT_STALE_AFTER_SECONDS = 45
+PREFLIGHT_CACHE_KEY = "health:preflight"
 
 
 @dataclass
@@ -126,6 +130,61 @@ def _check_jobs() -> dict:
     return detail
 
 
+def _check_indexer_traces() -> dict:
+    """ETH pools whose internal transfers are not watched: the RPC does not serve call traces (a warning: the rest
+    is indexed, but ETH that contracts send to these pools is not seen)."""
+    unwatched = pools_without_traces(chain_id=settings.CHAIN_ID)
+    if not unwatched:
+        return {"pools": []}
+    detail = {
+        "pools": [{"id": p.pool_id, "name": p.pool, "since_block": p.since_block} for p in unwatched],
+        "rpc_answer": unwatched[0].reason,
+        "fix": TRACES_FIX,
+    }
+    count = "1 ETH pool" if len(unwatched) == 1 else f"{len(unwatched)} ETH pools"
+    since = unwatched[0].since_block
+    raise NeedsALook(
+        f"{count} not fully watched since block {since}: the RPC does not serve call traces, so ETH sent by "
+        f"contracts is not seen; {TRACES_FIX}",
+        detail=detail,
+    )
+
+
+def preflight_findings() -> list[dict]:
+    """The preflight's findings, run at most once per PREFLIGHT_CACHE_SECONDS across processes (Django's cache), each
+    request to the node or the signer within HEALTH_CHECK_TIMEOUT."""
+    findings = shared_cache.get(PREFLIGHT_CACHE_KEY)
+    if findings is None:
+        findings = [asdict(finding) for finding in run_preflight(timeout=settings.HEALTH_CHECK_TIMEOUT)]
+        shared_cache.set(PREFLIGHT_CACHE_KEY, findings, settings.PREFLIGHT_CACHE_SECONDS)
+    return findings
+
+
+def _check_preflight() -> dict:
+    """`manage.py preflight`'s checks. An error fails the report on a real network; on a local development chain
+    (anvil restarts, feeds age) it is a warning, so the development stack and its tests stay up."""
+    findings = preflight_findings()
+    failing = [finding for finding in findings if finding["status"] != OK]
+    detail = {"checked": len(findings), "failing": failing}
+    errors = [finding["name"] for finding in failing if finding["status"] == ERROR]
+    if errors and not is_local_chain():
+        raise Unhealthy(f"preflight errors: {', '.join(errors)}: run `manage.py preflight` for the fixes")
+    if failing:
+        names = ", ".join(finding["name"] for finding in failing)
+        raise NeedsALook(f"preflight: {names} (the fix is with each finding)", detail=detail)
+    return detail
+
+
+def _check_gas_account() -> dict:
+    """The gas account below its recommended balance: a warning (ERC-20 launches and refunds will stop when empty)."""
+    finding = next((f for f in preflight_findings() if f["name"] == "gas_account"), None)
+    if finding is None:
+        return {"checked": False}
+    if finding["status"] != OK:
+        raise NeedsALook(f"{finding['message']}: {finding['fix']}", detail=finding["detail"])
+    return finding["detail"]
+
+
 CHECKS: dict[str, Callable[[], dict]] = {
     "database": _check_database,
     "redis": _check_redis,
@@ -134,9 +193,12 @@ CHECKS: dict[str, Callable[[], dict]] = {
     "worker": _check_worker,
     "beat": _check_beat,
     "jobs": _check_jobs,
+    "indexer_traces": _check_indexer_traces,
+    "preflight": _check_preflight,
+    "gas_account": _check_gas_account,
 }
 # Components that can only warn: even when their own check fails, the parts that serve requests may be fine.
-WARN_ONLY = {"jobs"}
+WARN_ONLY = {"jobs", "indexer_traces", "gas_account"}
 # What the report says when a check fails with an exception we did not word ourselves; its text is logged only.
 FAILED = {
     "database": "database unreachable",

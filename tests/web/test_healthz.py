@@ -45,7 +45,18 @@ def test_every_part_reports_ok_when_the_stack_is_up(client, wired, worker):
     report = response.json()
     assert response.status_code == 200, report
     assert report["status"] == "ok"
-    assert set(report["components"]) == {"database", "redis", "chain", "signer", "worker", "beat", "jobs"}
+    assert set(report["components"]) == {
+        "database",
+        "redis",
+        "chain",
+        "signer",
+        "worker",
+        "beat",
+        "jobs",
+        "indexer_traces",
+        "preflight",
+        "gas_account",
+    }
     assert report["components"]["jobs"]["status"] == "ok"
     assert report["components"]["chain"]["detail"]["chain_id"] == 31337
     assert report["components"]["worker"]["detail"] == {"ping": "pong"}
