@@ -113,17 +113,21 @@ def check_chain_id(w3: Web3) -> Finding:
 def check_rpc_methods(probe: Probe) -> list[Finding]:
     """The methods the indexer and the fee estimate use: traces (a warning without), logs and fee history."""
     findings = []
+    traces = "debug_traceBlockByHash and debug_traceTransaction with the callTracer"
     try:
-        rpc_serves(method="debug_traceBlockByNumber", params=["latest", {"tracer": "callTracer"}], rpc=probe.rpc)
-        findings.append(Finding("rpc.traces", OK, "debug_traceBlockByNumber with the callTracer"))
+        latest = probe.w3.eth.get_block("latest")["hash"]
+        rpc_serves(
+            method="debug_traceBlockByHash", params=[latest.to_0x_hex(), {"tracer": "callTracer"}], rpc=probe.rpc
+        )
+        findings.append(Finding("rpc.traces", OK, "debug_traceBlockByHash with the callTracer"))
     except ChainError as exc:
         findings.append(
             Finding(
                 "rpc.traces",
                 WARNING,
-                f"debug_traceBlockByNumber with the callTracer failed ({_why(exc)}): ETH sent to a pool by a contract "
+                f"debug_traceBlockByHash with the callTracer failed ({_why(exc)}): ETH sent to a pool by a contract "
                 "(a smart wallet, an exchange) is missed; plain ETH transfers and ERC-20 deposits are still indexed",
-                f"use an RPC that serves debug_traceBlockByNumber with the callTracer ({RPC_DOC})",
+                f"use an RPC that serves {traces} ({RPC_DOC})",
             )
         )
     required = [
@@ -339,8 +343,8 @@ def check_signer_and_gas(client: SignerClient, deployment: ChainDeployment | Non
     """The signer's answer and allow-list, then the gas account (only the signer knows its address)."""
     try:
         health = client.health()
-    except SignerError:
-        logger.warning("preflight: the signer did not answer", exc_info=True)
+    except SignerError as exc:
+        logger.warning("preflight: the signer did not answer: %s", exc)
         return [
             Finding("signer", WARNING, f"the signer at {settings.SIGNER_URL} did not answer", SIGNER_START_FIX),
             Finding("gas_account", WARNING, "not checked: only the signer knows its address", SIGNER_START_FIX),
