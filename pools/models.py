@@ -272,10 +272,22 @@ class IndexerCursor(models.Model):
     window_ceiling_at = models.DateTimeField(null=True, blank=True)
     first_block = models.BigIntegerField(default=0, help_text="Where indexing began: nothing below it was looked at.")
     head = models.BigIntegerField(default=-1, help_text="The chain's newest block when the indexer last looked.")
+    final_block = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="The CHAIN_CONFIRMATION_TAG block when the indexer last looked (empty: no tag, every block counts).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
         return f"chain {self.chain_id} at block {self.last_block}"
+
+    def complete_through(self, *, confirmations: int) -> int:
+        """The newest block below which every deposit is indexed and confirmed: `confirmations` deep under what was
+        indexed, and at or below the confirmation tag's block (deposits above it wait, pools.indexer.confirmations).
+        Whatever decides "every deposit up to here is in" (the close, the signer's ledger) reads this."""
+        through = self.last_block - confirmations
+        return through if self.final_block is None else min(through, self.final_block)
 
 
 class TraceGap(models.Model):
@@ -423,6 +435,10 @@ class ChainTransaction(models.Model):
 
 class Launch(models.Model):
     """A pool's one launch, advanced step by step by the launch job; each step's state is here, not in memory."""
+
+    # Not stored: set by a launch step that waits on something outside the launch (fees, the signer's configuration),
+    # so the job asks again later rather than every few seconds (pools.tasks.advance_launch).
+    waiting = False
 
     class Step(models.TextChoices):
         REQUESTED = "requested", "Requested"

@@ -4,6 +4,9 @@ from celery import shared_task
 
 from pools.services.health import record_beat_heartbeat
 
+# A launch waiting on fees or on the signer's configuration is asked about again this often, not every 2 s.
+LAUNCH_WAITING_RETRY_SECONDS = 30
+
 
 @shared_task(acks_late=False)
 def ping() -> str:
@@ -45,7 +48,7 @@ def advance_launch(self, pool_id: int) -> str:
 
     launch = launch_advance(pool_id=pool_id)
     if launch is not None and launch.step not in ("launched", "failed"):
-        raise self.retry(countdown=2)
+        raise self.retry(countdown=LAUNCH_WAITING_RETRY_SECONDS if launch.waiting else 2)
     return launch.step if launch else "busy"
 
 

@@ -190,11 +190,10 @@ class ChainIndexer:
                 return outcome  # nothing written: shrunk the window, or the chain moved under the fetch
         if not outcome.traces_refused:
             self._retrace_gap(cursor=cursor, outcome=outcome)
-        cursor.head = outcome.head
-        cursor.save(update_fields=["last_block", "window", "head", "updated_at"])
-        outcome.confirmed, confirmed_pools = confirm_deposits(
-            chain_id=self.chain_id, head=outcome.head, final=final_block(rpc=self.rpc, head=outcome.head)
-        )
+        final = final_block(rpc=self.rpc, head=outcome.head)
+        cursor.head, cursor.final_block = outcome.head, final
+        cursor.save(update_fields=["last_block", "window", "head", "final_block", "updated_at"])
+        outcome.confirmed, confirmed_pools = confirm_deposits(chain_id=self.chain_id, head=outcome.head, final=final)
         for pool_id in sorted(confirmed_pools):  # a fixed order, so two transactions never lock pools crosswise
             pool_recompute_credits(pool_id=pool_id)
         outcome.pools_recomputed |= confirmed_pools

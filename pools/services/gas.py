@@ -47,12 +47,17 @@ def _fund_dev_gas_account(w3: Web3, address: str, needed: int) -> None:
     w3.eth.wait_for_transaction_receipt(tx, timeout=30)
 
 
+L1_FEE_MARGIN = 2
+
+
 def _l1_fee_of(*, to: str, data: bytes, value: int, gas: int, fees: Fees, w3: Web3) -> int:
     """The OP-stack L1 data fee of a transaction like this one (0 elsewhere); nonce 0 stands in for its own, one byte
     in both cases for the first 128 transactions of an address."""
     tx = {"chainId": settings.CHAIN_ID, "nonce": 0, "to": to, "value": value, "data": data, "gas": gas}
     tx.update(maxFeePerGas=fees.max_fee_per_gas, maxPriorityFeePerGas=fees.max_priority_fee_per_gas)
-    return l1_fee(unsigned_transaction_bytes(tx), w3=w3)
+    # Twice today's: the L1 base and blob fees may rise between this budget and the broadcast, and a node refuses a
+    # signed transaction the address cannot pay for. What is not spent stays at the address, as every top-up does.
+    return L1_FEE_MARGIN * l1_fee(unsigned_transaction_bytes(tx), w3=w3)
 
 
 def ensure_gas(*, pool: Pool, gas: int, value: int = 0, to: str | None = None, data: bytes = b"") -> bool:

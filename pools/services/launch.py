@@ -66,7 +66,8 @@ LAUNCH_DEADLINE_SECONDS = 30 * 60  # within the signer's SIGNER_LAUNCH_DEADLINE_
 MAX_LAUNCH_ATTEMPTS = 3
 # Refusals that fresh arguments at the same nonce can pass: the log moved, the deadline aged, fees moved.
 # raise_not_final: the ledger was proven at a block before the close; a later sync proves it past the close.
-RETRYABLE_REFUSALS = {"stale_log_head", "bad_deadline", "fee_cap", "bad_fees", "raise_not_final"}
+# fee_budget: at today's fees the launch would pass the pool key's fee budget; it waits for fees to come down.
+RETRYABLE_REFUSALS = {"stale_log_head", "bad_deadline", "fee_cap", "bad_fees", "raise_not_final", "fee_budget"}
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
@@ -81,9 +82,9 @@ class PoolCannotLaunch(ApplicationError):
 def confirmed_through(*, chain_id: int, confirmations: int) -> datetime | None:
     """The timestamp of the newest block the indexer has seen with `confirmations` blocks on top of it."""
     cursor = IndexerCursor.objects.filter(chain_id=chain_id).first()
-    if cursor is None or cursor.last_block < confirmations:
+    if cursor is None or (through := cursor.complete_through(confirmations=confirmations)) < 0:
         return None
-    block = IndexedBlock.objects.filter(chain_id=chain_id, number__lte=cursor.last_block - confirmations).first()
+    block = IndexedBlock.objects.filter(chain_id=chain_id, number__lte=through).first()
     return block.timestamp if block else None
 
 
@@ -160,7 +161,7 @@ def launch_advance(*, pool_id: int) -> Launch | None:
                 try:
                     _STEPS[launch.step](launch, pool)
                 except FeesTooHigh as waiting:  # nothing sent; the step runs again on the next pass
-                    launch.error = str(waiting)
+                    launch.error, launch.waiting = str(waiting), True
                 launch.save()
             crash_point(f"launch:{launch.step}")  # the step committed, the next one not begun
             if launch.step == before or launch.step in (Step.LAUNCHED, Step.FAILED):
@@ -349,7 +350,7 @@ def _approving(launch: Launch, pool: Pool) -> None:
     except SignerRefused as refused:
         if not refused.by_configuration:
             raise
-        launch.error = _waiting_for_configuration(refused)
+        _waiting_for_configuration(launch, refused)
         return
     if approve.status == TxStatus.CONFIRMED:
         _create_launch_transaction(launch, pool)
@@ -373,7 +374,7 @@ def _sending(launch: Launch, pool: Pool) -> None:
         if refused.by_configuration:
             # The signer does not allow our Launcher (yet): nothing is wrong with the launch, so it keeps its nonce
             # and waits, instead of failing and refunding a pool that could launch once the signer is fixed.
-            launch.error = _waiting_for_configuration(refused)
+            _waiting_for_configuration(launch, refused)
             return
         abandon(tx, reason=f"{refused.code}: {refused.reason}")
         launch.step, launch.error = Step.FAILED, f"The signer refused the launch: {refused.code}: {refused.reason}"
@@ -388,9 +389,10 @@ def _sending(launch: Launch, pool: Pool) -> None:
         launch.step = Step.ALLOCATED if launch.attempts < MAX_LAUNCH_ATTEMPTS else Step.FAILED
 
 
-def _waiting_for_configuration(refused: SignerRefused) -> str:
-    """The launch's error while the signer's allowed contracts are wrong; the next run asks the signer again."""
-    return f"{refused.configuration_error()} The launch waits and is retried until then."
+def _waiting_for_configuration(launch: Launch, refused: SignerRefused) -> None:
+    """The launch's error while the signer's allowed contracts are wrong; a later run asks the signer again (not every
+    2 s: each refusal is an entry in the signer's log)."""
+    launch.error, launch.waiting = f"{refused.configuration_error()} The launch waits and is retried until then.", True
 
 
 def _rebuild_unsigned_launch(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:

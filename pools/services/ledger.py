@@ -35,9 +35,9 @@ def citation_of(deposit: Deposit) -> dict:
 def confirmed_block(pool: Pool) -> int | None:
     """The newest block up to which every deposit of the pool is indexed and confirmed."""
     cursor = IndexerCursor.objects.filter(chain_id=pool.chain_id).first()
-    if cursor is None or cursor.last_block - pool.confirmations < 0:
+    if cursor is None or (through := cursor.complete_through(confirmations=pool.confirmations)) < 0:
         return None
-    return cursor.last_block - pool.confirmations
+    return through
 
 
 def ledger_sync(*, pool: Pool) -> dict:

@@ -15,7 +15,7 @@ from chain.transactions import current_fees
 from enclave_signer.books import Books
 from pools.indexer.reconcile import books_balance
 from pools.models import ChainTransaction, Deposit, Launch
-from pools.services.gas import ensure_gas
+from pools.services.gas import L1_FEE_MARGIN, ensure_gas
 from pools.services.launch import launch_request
 from tests.indexer.support import ETHER, fresh_address
 from tests.launch.test_lifecycle import (  # noqa: F401 - `chain` is a fixture
@@ -133,7 +133,7 @@ def test_a_gas_top_up_includes_the_l1_fee_the_gas_price_oracle_asks(settings, ch
         return topup.value - gas * fees.max_fee_per_gas
 
     settings.CHAIN_OP_STACK = True
-    assert top_up_for(scheduled_pool(chain)) == L1_FEE
+    assert top_up_for(scheduled_pool(chain)) == L1_FEE_MARGIN * L1_FEE  # with its margin for a rising L1 fee
 
     settings.CHAIN_OP_STACK = False
     assert top_up_for(scheduled_pool(chain)) == 0
@@ -143,8 +143,8 @@ def test_a_gas_top_up_includes_the_l1_fee_the_gas_price_oracle_asks(settings, ch
 @pytest.mark.django_db(transaction=True)
 def test_an_eth_launch_on_an_op_stack_chain_first_brings_its_l1_fee_to_the_pool_address(settings, chain):  # noqa: F811
     """The launch's value leaves exactly gas x maxFeePerGas of the raise at the address, and the node also wants the
-    L1 fee there: a top-up of exactly that fee comes first, the launch carries the whole raise less its gas budget
-    (the signer agrees), and every wei is accounted for."""
+    L1 fee there: a top-up of that fee (twice it: its margin) comes first, the launch carries the whole raise less
+    its gas budget (the signer agrees), and every wei is accounted for."""
     settings.CHAIN_OP_STACK = True
     chain.anvil.rpc("anvil_setCode", [GAS_PRICE_ORACLE, ORACLE_CODE])
     pool = scheduled_pool(chain, soft_cap=10 * ETHER)
@@ -157,7 +157,7 @@ def test_an_eth_launch_on_an_op_stack_chain_first_brings_its_l1_fee_to_the_pool_
 
     assert launch.step == Launch.Step.LAUNCHED, launch.error
     topup = ChainTransaction.objects.get(pool=pool, purpose=ChainTransaction.Purpose.GAS_TOPUP)
-    assert topup.status == ChainTransaction.Status.CONFIRMED and topup.value == L1_FEE
+    assert topup.status == ChainTransaction.Status.CONFIRMED and topup.value == L1_FEE_MARGIN * L1_FEE
     assert topup.block_number < launch.transaction.block_number
     assert launch.raise_amount == 10 * ETHER - launch.transaction.gas * launch.transaction.max_fee_per_gas
     assert_conserved(chain, pool, deposited=10 * ETHER)
