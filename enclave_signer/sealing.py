@@ -152,6 +152,12 @@ def obtain_sealing_root(config: SignerConfig) -> SealingRoot:
                 config.data_dir,
             )
         return SealingRoot(secret=config.sealing_secret, tee=TEE_NONE, source="SIGNER_SEALING_SECRET(_FILE)")
+    if config.chain_id not in DEVELOPMENT_CHAIN_IDS:
+        raise SealingError(
+            f"chain {config.chain_id} is not a local development chain, and the signer has no TEE and no sealing "
+            "secret: it will not seal real keys under a development one. Set SIGNER_SEALING_SECRET_FILE to a secret "
+            "file (`manage.py generate_secrets` writes one; back it up), or run the signer in a dstack CVM"
+        )
     path = config.dev_secret_path
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,6 +33,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -330,9 +331,10 @@ def known_dev_secrets() -> dict[str, str]:
 
 
 def dev_secrets_to_apply(settings: Mapping[str, str], generated: dict[str, str]) -> dict[str, str]:
-    """The generated development secrets, less the sealing secret when the operator names a sealing file: the
-    signer prefers an inline secret to a file, and would otherwise open their store with the development one."""
-    if settings.get("SIGNER_SEALING_SECRET_FILE"):
+    """The generated development secrets, less the sealing secret when the operator names a sealing file (the signer
+    prefers an inline secret to a file, and would otherwise open their store with the development one) or the chain
+    is not a local one (real keys are never sealed under a development secret)."""
+    if settings.get("SIGNER_SEALING_SECRET_FILE") or configured_chain_id(settings) not in LOCAL_CHAIN_IDS:
         return {key: value for key, value in generated.items() if key != "SIGNER_SEALING_SECRET"}
     return generated
 
@@ -416,7 +418,7 @@ def announce_when_ready(env: dict[str, str], stop: threading.Event) -> bool:
         ("admin", f"{base}/admin/  (create a login: .venv/bin/python manage.py createsuperuser)"),
         ("API docs", f"{base}/api/docs/"),
         ("signer", env["SIGNER_URL"] + "/health"),
-        ("chain RPC", env["CHAIN_RPC_URL"]),
+        ("chain RPC", endpoint(env["CHAIN_RPC_URL"])),
     ]:
         print(f"    {label:<10} {url}", flush=True)
     print("    Ctrl-C stops everything.", flush=True)
@@ -518,6 +520,14 @@ def announce_then_follow_up(env: dict[str, str], stop: threading.Event, follow_u
 # --- what `run` does with the operator's settings -------------------------------------------------------------
 
 
+def endpoint(url: str) -> str:
+    """A URL as logs may show it: scheme, host and port only (a provider's RPC URL carries its API key in the path,
+    the query or the user part)."""
+    parts = urllib.parse.urlsplit(url)
+    shown = f"{parts.scheme}://{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    return shown + ("/…" if (parts.path.strip("/") or parts.query or parts.username) else "")
+
+
 def is_debug(settings: Mapping[str, str]) -> bool:
     """DJANGO_DEBUG as settings.py reads it (django-environ's bool; default on)."""
     value = settings.get("DJANGO_DEBUG", "true")
@@ -601,6 +611,8 @@ def run_refusals(settings: Mapping[str, str], *, dev: Mapping[str, str]) -> list
     refusals = chain_refusals(settings)
     if not is_debug(settings):
         refusals += secret_refusals(settings, dev=dev)
+    elif not refusals and configured_chain_id(settings) not in LOCAL_CHAIN_IDS:
+        refusals += sealing_refusals(settings, dev=dev)  # development mode on a real network seals real keys too
     return refusals
 
 
@@ -663,7 +675,10 @@ def run() -> int:
             say(f"starting anvil on 127.0.0.1:{DEV_ANVIL_PORT}, chain id {DEV_CHAIN_ID} (state in {VAR / 'anvil'})")
             start_anvil(stack, state_file=VAR / "anvil" / "state.json", port=DEV_ANVIL_PORT, log=logs / "anvil.log")
         else:
-            say(f"chain {env['CHAIN_ID']} at {env['CHAIN_RPC_URL']} (CHAIN_RPC_URL): no local chain, no fixtures")
+            say(
+                f"chain {env['CHAIN_ID']} at {endpoint(env['CHAIN_RPC_URL'])} (CHAIN_RPC_URL): "
+                "no local chain, no fixtures"
+            )
         for message, args in setup_steps(settings):
             if message:
                 say(message)

@@ -82,7 +82,7 @@ def test_the_environment_wins_over_the_file_and_a_missing_file_sets_nothing(tmp_
 
 def test_devstack_with_a_network_in_dotenv_starts_no_chain_and_deploys_no_fixtures(tmp_path):
     dotenv = tmp_path / ".env"
-    dotenv.write_text("CHAIN_RPC_URL=http://127.0.0.1:9/base\nCHAIN_ID=8453\n")
+    dotenv.write_text("CHAIN_RPC_URL=http://127.0.0.1:9/base\nCHAIN_ID=8453\nSIGNER_SEALING_SECRET=operators-own\n")
     settings = devstack.read_settings({}, dotenv=dotenv)
 
     steps = [args[0] for _message, args in devstack.setup_steps(settings)]
@@ -215,3 +215,15 @@ def test_an_operators_sealing_file_is_not_shadowed_by_the_development_sealing_se
     assert "SIGNER_SEALING_SECRET" not in env
     assert env["SIGNER_SEALING_SECRET_FILE"] == "/srv/launchpad/sealing.secret"
     assert devstack.dev_secrets_to_apply({}, generated) == generated
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+        ("https://base-mainnet.example/v2/provider-key", "https://base-mainnet.example/…"),
+        ("https://user:secret@rpc.example/?key=provider-key", "https://rpc.example/…"),
+    ],
+)
+def test_devstack_shows_an_rpc_url_without_what_may_be_a_providers_key(url, shown):
+    assert devstack.endpoint(url) == shown

@@ -120,8 +120,14 @@ def test_generated_secrets_start_production_on_a_real_network(generated):
     assert devstack.run_refusals(production(**NETWORK, **lines), dev=DEV) == []
 
 
-def test_development_mode_does_not_ask_for_secrets():
-    assert devstack.run_refusals({**NETWORK, "DJANGO_DEBUG": "true"}, dev=DEV) == []
+def test_development_mode_asks_for_no_secret_but_the_sealing_one_on_a_real_network():
+    development = {**NETWORK, "DJANGO_DEBUG": "true", "SIGNER_DSTACK_SOCKET": "/nonexistent/dstack.sock"}
+
+    assert devstack.run_refusals({**development, "SIGNER_SEALING_SECRET": "operators-own"}, dev=DEV) == []
+    [refusal] = devstack.run_refusals(development, dev=DEV)
+    assert "no sealing secret" in refusal and "SIGNER_SEALING_SECRET_FILE" in refusal
+    # and the development one is never handed to the signer there
+    assert "SIGNER_SEALING_SECRET" not in devstack.dev_secrets_to_apply(development, {"SIGNER_SEALING_SECRET": "d"})
 
 
 def test_a_real_network_refuses_the_development_sealing_secret_or_none(generated, tmp_path):

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from pools.selectors.jobs import stuck_jobs
 from pools.selectors.trace_gaps import TRACES_FIX, pools_without_traces
-from pools.services.preflight import ERROR, OK, is_local_chain, run_preflight
+from pools.services.preflight import ERROR, OK, run_preflight
 
 logger = logging.getLogger(__name__)
 
@@ -161,14 +161,16 @@ def preflight_findings() -> list[dict]:
 
 
 def _check_preflight() -> dict:
-    """`manage.py preflight`'s checks. An error fails the report on a real network; on a local development chain
-    (anvil restarts, feeds age) it is a warning, so the development stack and its tests stay up."""
+    """`manage.py preflight`'s checks, as a warning: a wrong address, an empty gas account or a late feed needs the
+    operator, not a load balancer taking out a site whose pages and claims still work. Errors come first in the
+    reason; each finding carries its fix in the detail."""
     findings = preflight_findings()
     failing = [finding for finding in findings if finding["status"] != OK]
     detail = {"checked": len(findings), "failing": failing}
     errors = [finding["name"] for finding in failing if finding["status"] == ERROR]
-    if errors and not is_local_chain():
-        raise Unhealthy(f"preflight errors: {', '.join(errors)}: run `manage.py preflight` for the fixes")
+    if errors:
+        reason = f"preflight errors: {', '.join(errors)}: run `manage.py preflight` for the fixes"
+        raise NeedsALook(reason, detail=detail)
     if failing:
         names = ", ".join(finding["name"] for finding in failing)
         raise NeedsALook(f"preflight: {names} (the fix is with each finding)", detail=detail)
@@ -198,7 +200,7 @@ CHECKS: dict[str, Callable[[], dict]] = {
     "gas_account": _check_gas_account,
 }
 # Components that can only warn: even when their own check fails, the parts that serve requests may be fine.
-WARN_ONLY = {"jobs", "indexer_traces", "gas_account"}
+WARN_ONLY = {"jobs", "indexer_traces", "gas_account", "preflight"}
 # What the report says when a check fails with an exception we did not word ourselves; its text is logged only.
 FAILED = {
     "database": "database unreachable",

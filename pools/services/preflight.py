@@ -120,7 +120,7 @@ def check_rpc_methods(probe: Probe) -> list[Finding]:
             method="debug_traceBlockByHash", params=[latest.to_0x_hex(), {"tracer": "callTracer"}], rpc=probe.rpc
         )
         findings.append(Finding("rpc.traces", OK, "debug_traceBlockByHash with the callTracer"))
-    except ChainError as exc:
+    except Exception as exc:  # noqa: BLE001 - a node that refuses or fails the probe is a finding, not a traceback
         findings.append(
             Finding(
                 "rpc.traces",
@@ -357,6 +357,9 @@ def check_signer_and_gas(client: SignerClient, deployment: ChainDeployment | Non
         message = "the signer refused SIGNER_CLIENT_KEY: every signature would be refused"
         fix = "set SIGNER_CLIENT_KEY to keyid:secret of one of the signer's SIGNER_HMAC_KEYS"
         return [*findings, Finding("signer.client_key", ERROR, message, fix)]
+    except SignerError as exc:  # busy (proving a ledger) or gone since /health answered: look again later
+        logger.warning("preflight: the signer did not give its addresses: %s", exc)
+        return [*findings, Finding("gas_account", WARNING, "not checked: the signer did not answer", SIGNER_START_FIX)]
     if w3 is not None:
         findings.append(_guarded("gas_account", check_gas_account, client, w3))
     return findings
