@@ -10,8 +10,10 @@ import pytest
 from django.utils import timezone
 
 from chain.rpc import JsonRpc
-from pools.models import ChainTransaction, Deposit
+from pools.models import ChainTransaction, Deposit, IndexedBlock
 from pools.services.indexing import index_chain
+from pools.services.launch import confirmed_through
+from pools.services.ledger import confirmed_block
 from pools.services.transactions import REBROADCAST_AFTER, advance
 from tests.anvil import ANVIL_CHAIN_ID, start_anvil
 from tests.indexer.support import ETHER, ChainDriver, eth_transfer, fresh_address
@@ -88,6 +90,26 @@ def test_both_the_confirmations_and_the_tag_must_be_passed(settings, chain, curs
     _deposit(chain, quick, "latest-depositor")
     index_chain(chain_id=ANVIL_CHAIN_ID)
     assert Deposit.objects.get(pool=quick).status == Deposit.Status.CONFIRMED
+
+
+def test_the_close_and_the_signers_ledger_count_only_blocks_at_or_below_the_tag(chain, cursor, make_pool):
+    """'Every deposit up to here is in' (the close's confirmed_through, the ledger's confirmed_block) must not pass a
+    deposit still pending under the tag: a pool would settle, or prove its ledger, without it."""
+    pool = make_pool("complete", confirmations=0)
+    block = _deposit(chain, pool, "complete-depositor")
+
+    index_chain(chain_id=ANVIL_CHAIN_ID)
+    cursor.refresh_from_db()
+    assert Deposit.objects.get().status == Deposit.Status.PENDING  # above the safe block
+    assert cursor.final_block == chain.w3.eth.get_block("safe")["number"] < block <= cursor.last_block
+    assert confirmed_block(pool) == cursor.complete_through(confirmations=0) == cursor.final_block < block
+    below_the_tag = IndexedBlock.objects.filter(chain_id=ANVIL_CHAIN_ID, number__lte=cursor.final_block).first()
+    assert confirmed_through(chain_id=ANVIL_CHAIN_ID, confirmations=0) == getattr(below_the_tag, "timestamp", None)
+
+    chain.mine()
+    index_chain(chain_id=ANVIL_CHAIN_ID)
+    assert Deposit.objects.get().status == Deposit.Status.CONFIRMED
+    assert confirmed_block(pool) >= block
 
 
 def _our_transaction(chain: ChainDriver, *, broadcast_ago: timedelta) -> ChainTransaction:
