@@ -20,6 +20,9 @@ from chain.artifacts import ArtifactMissing, load_artifact
 DEV_ETH_USD_DECIMALS = 8
 DEV_ETH_USD_ANSWER = 3_000 * 10**DEV_ETH_USD_DECIMALS
 DEV_USDC_USD_ANSWER = 1 * 10**DEV_ETH_USD_DECIMALS
+# anvil's and Hardhat's chain ids: development chains, never real money (the signer has its own copy: it imports
+# nothing of the web tier).
+LOCAL_CHAIN_IDS = frozenset({31337, 1337})
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from enclave_signer.config import SignerConfig
+from enclave_signer.config import LOCAL_CHAIN_IDS, SignerConfig
 
 MAGIC = b"ESGNSEAL"
 FORMAT_VERSION = 1
@@ -37,8 +37,6 @@ SEALING_KEY_INFO = b"enclave-signer/sealing-key/v1"
 DSTACK_SEALING_PATH = "enclave-signer/sealing-root"
 TEE_DSTACK = "dstack (Intel TDX)"
 TEE_NONE = "none (development)"
-# Local development chains (anvil, Hardhat): a sealing secret on disk is expected there and not warned about.
-DEVELOPMENT_CHAIN_IDS = frozenset({31337, 1337})
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +141,7 @@ def obtain_sealing_root(config: SignerConfig) -> SealingRoot:
             logger.warning("ignoring SIGNER_SEALING_SECRET*: the dstack socket is present and takes precedence")
         return _dstack_root(config.dstack_socket)
     if config.sealing_secret:
-        if config.chain_id not in DEVELOPMENT_CHAIN_IDS:
+        if config.chain_id not in LOCAL_CHAIN_IDS:
             logger.warning(
                 "NO TEE on chain %s: every key is sealed under SIGNER_SEALING_SECRET(_FILE), a secret on this "
                 "machine's disk. Whoever can read it and %s can read every key: keep both on a machine only you "
@@ -152,7 +150,7 @@ def obtain_sealing_root(config: SignerConfig) -> SealingRoot:
                 config.data_dir,
             )
         return SealingRoot(secret=config.sealing_secret, tee=TEE_NONE, source="SIGNER_SEALING_SECRET(_FILE)")
-    if config.chain_id not in DEVELOPMENT_CHAIN_IDS:
+    if config.chain_id not in LOCAL_CHAIN_IDS:
         raise SealingError(
             f"chain {config.chain_id} is not a local development chain, and the signer has no TEE and no sealing "
             "secret: it will not seal real keys under a development one. Set SIGNER_SEALING_SECRET_FILE to a secret "

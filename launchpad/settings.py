@@ -18,6 +18,7 @@ DEBUG = env.bool("DJANGO_DEBUG", default=True)
 # run`. Never accepted outside development: `make run` with DJANGO_DEBUG=false refuses them, and so do the preflight
 # and generate_secrets.
 DEVELOPMENT_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
+DEVELOPMENT_SIGNER_CLIENT_KEY = "dev:" + "00" * 32
 DEV_SECRETS_FILE = VAR_DIR / "dev-secrets.env"
 SECRET_KEY = env("DJANGO_SECRET_KEY", default=DEVELOPMENT_SECRET_KEY if DEBUG else environ.Env.NOTSET)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -179,7 +180,7 @@ SIGNER_CONTRACTS_FILE = Path(env("SIGNER_CONTRACTS_FILE", default=str(VAR_DIR / 
 # --- Enclave signer ------------------------------------------------------------------------------------------
 SIGNER_URL = env("SIGNER_URL", default="http://127.0.0.1:8600")
 # The key this web tier uses to authenticate to the signer: `keyid:hexsecret` (one of the signer's SIGNER_HMAC_KEYS).
-SIGNER_CLIENT_KEY = env("SIGNER_CLIENT_KEY", default="dev:" + "00" * 32)
+SIGNER_CLIENT_KEY = env("SIGNER_CLIENT_KEY", default=DEVELOPMENT_SIGNER_CLIENT_KEY)
 SIGNER_TIMEOUT = env.int("SIGNER_TIMEOUT", default=10)
 # The transparency page runs the attestation verifier on the signer's report. It compares the compose-hash with this
 # one (the release's, or `python -m enclave_signer app-compose`'s; docs/deploy-cvm.md) and suggests it in the command.

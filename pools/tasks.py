@@ -100,8 +100,8 @@ def pools_on_time() -> dict:
 def refresh_dev_price_feeds() -> str:
     """Local development chain only: keep the development price feeds fresh (Chainlink's heartbeat does elsewhere)."""
     from chain.client import chain_deployment, web3_client
+    from chain.devnet import LOCAL_CHAIN_IDS
     from chain.devnet import refresh_dev_price_feeds as refresh
-    from pools.services.gas import LOCAL_CHAIN_IDS
 
     w3 = web3_client()
     if w3.eth.chain_id not in LOCAL_CHAIN_IDS:

@@ -13,8 +13,6 @@ from django.core.management import CommandError, call_command
 from chain.artifacts import load_artifact
 from chain.devnet import deploy_contract, refresh_dev_price_feeds
 from pools.services.preflight import (
-    DEV_SECRET_KEY,
-    DEV_SIGNER_CLIENT_KEY,
     check_gas_account,
     check_secrets,
     run_preflight,
@@ -193,8 +191,10 @@ def test_a_client_key_the_signer_does_not_know_is_an_error(stack):
 
 def test_development_secrets_on_base_are_errors(settings, tmp_path):
     settings.CHAIN_ID = BASE_CHAIN_ID
-    settings.VAR_DIR = tmp_path
-    settings.SECRET_KEY, settings.SIGNER_CLIENT_KEY, settings.DEBUG = DEV_SECRET_KEY, DEV_SIGNER_CLIENT_KEY, True
+    settings.DEV_SECRETS_FILE = tmp_path / "dev-secrets.env"
+    settings.SECRET_KEY = settings.DEVELOPMENT_SECRET_KEY
+    settings.SIGNER_CLIENT_KEY = settings.DEVELOPMENT_SIGNER_CLIENT_KEY
+    settings.DEBUG = True
 
     findings = by_name(check_secrets())
 
@@ -211,19 +211,19 @@ def test_the_secrets_devstack_generated_are_development_secrets_too(settings, tm
     (tmp_path / "dev-secrets.env").write_text(
         f"DJANGO_SECRET_KEY=generated-by-devstack\nSIGNER_CLIENT_KEY={REAL_CLIENT_KEY}\n"
     )
-    settings.CHAIN_ID, settings.VAR_DIR, settings.DEBUG = BASE_CHAIN_ID, tmp_path, False
+    settings.CHAIN_ID, settings.DEV_SECRETS_FILE, settings.DEBUG = BASE_CHAIN_ID, tmp_path / "dev-secrets.env", False
     settings.SECRET_KEY, settings.SIGNER_CLIENT_KEY = "generated-by-devstack", REAL_CLIENT_KEY
 
     assert [f.name for f in check_secrets()] == ["secrets.django_secret_key", "secrets.signer_client_key"]
 
 
 def test_real_secrets_on_base_and_anything_on_a_local_chain_are_ok(settings, tmp_path):
-    settings.VAR_DIR = tmp_path
+    settings.DEV_SECRETS_FILE = tmp_path / "dev-secrets.env"
     settings.CHAIN_ID, settings.SECRET_KEY, settings.SIGNER_CLIENT_KEY = BASE_CHAIN_ID, REAL_SECRET_KEY, REAL_CLIENT_KEY
     settings.DEBUG = False
     assert [f.status for f in check_secrets()] == ["ok"]
 
-    settings.CHAIN_ID, settings.SECRET_KEY, settings.DEBUG = 31337, DEV_SECRET_KEY, True
+    settings.CHAIN_ID, settings.SECRET_KEY, settings.DEBUG = 31337, settings.DEVELOPMENT_SECRET_KEY, True
     assert [f.status for f in check_secrets()] == ["ok"]
 
 

@@ -16,6 +16,7 @@ import segno
 from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 
+from chain.devnet import LOCAL_CHAIN_IDS
 from pools.models import Deposit, IndexerCursor, Pool
 from pools.units import NotAnAmount, TooFine, format_units, parse_units
 from web.market import BPS, to_usd
@@ -33,7 +34,6 @@ CHAIN_NAMES = {
     1337: "Local development chain",
 }
 # The server's RPC URL may carry a provider's key: a wallet is only given it for a local development chain.
-LOCAL_CHAIN_IDS = {31337, 1337}
 NATIVE_CURRENCY = {"name": "Ether", "symbol": "ETH", "decimals": 18}
 TOKEN_DECIMALS = 18
 TOKEN_PLACES = 2

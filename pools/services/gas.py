@@ -10,6 +10,7 @@ from django.conf import settings
 from web3 import Web3
 
 from chain.client import web3_client
+from chain.devnet import LOCAL_CHAIN_IDS
 from chain.l1fees import l1_fee, unsigned_transaction_bytes
 from chain.transactions import Fees, current_fees
 from pools.models import ChainTransaction, Pool
@@ -18,7 +19,6 @@ from pools.services.transactions import advance, create_transaction
 logger = logging.getLogger(__name__)
 
 TRANSFER_GAS = 21_000
-LOCAL_CHAIN_IDS = {31337, 1337}
 DEV_GAS_ACCOUNT_FLOAT_WEI = 10 * 10**18
 OPEN_STATUSES = [
     ChainTransaction.Status.UNSTARTED,

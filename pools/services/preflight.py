@@ -12,18 +12,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from web3 import Web3
 
 from chain.client import chain_deployment
-from chain.devnet import ChainDeployment
+from chain.devnet import LOCAL_CHAIN_IDS, ChainDeployment
 from chain.errors import ChainError, ChainUnavailable, DeploymentMissing, RpcError, RpcMethodUnsupported
 from chain.probes import has_code, probe_rpc, probe_web3, rpc_serves, view
 from chain.reads import erc20_metadata
 from chain.rpc import JsonRpc
-from pools.services.gas import LOCAL_CHAIN_IDS
+from enclave_signer.dotenv import read_dotenv
 from pools.services.gas_account import gas_account_status
 from pools.signer import signer_client
 from pools.signer_client import SignerAuthError, SignerClient, SignerError
@@ -34,11 +33,6 @@ OK, WARNING, ERROR = "ok", "warning", "error"
 WETH_DECIMALS = 18
 USDC_DECIMALS = 6
 USD_FEED_DECIMALS = 8  # Chainlink's USD feeds
-# The development secrets the preflight refuses on a real chain: launchpad/settings.py's defaults, and the file
-# scripts/devstack.py generates for the local stack.
-DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"
-DEV_SIGNER_CLIENT_KEY = "dev:" + "00" * 32
-DEV_SECRETS_FILE_NAME = "dev-secrets.env"
 WEI_PER_ETH = 10**18
 
 # Each configured address, the setting that names it, and what it must be.
@@ -386,10 +380,7 @@ def check_gas_account(client: SignerClient, w3: Web3) -> Finding:
 
 def _dev_secrets() -> dict[str, str]:
     """The secrets scripts/devstack.py generated for the local stack, if it ever ran here."""
-    path = Path(settings.VAR_DIR) / DEV_SECRETS_FILE_NAME
-    if not path.exists():
-        return {}
-    return dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return read_dotenv(settings.DEV_SECRETS_FILE)
 
 
 def check_secrets() -> list[Finding]:
@@ -399,11 +390,11 @@ def check_secrets() -> list[Finding]:
     dev = _dev_secrets()
     generate = "make new ones with `manage.py generate_secrets` (README, step 1) and set them in .env"
     findings = []
-    if settings.SECRET_KEY in (DEV_SECRET_KEY, dev.get("DJANGO_SECRET_KEY")):
+    if settings.SECRET_KEY in (settings.DEVELOPMENT_SECRET_KEY, dev.get("DJANGO_SECRET_KEY")):
         findings.append(
             Finding("secrets.django_secret_key", ERROR, "DJANGO_SECRET_KEY is the development one", generate)
         )
-    if settings.SIGNER_CLIENT_KEY in (DEV_SIGNER_CLIENT_KEY, dev.get("SIGNER_CLIENT_KEY")):
+    if settings.SIGNER_CLIENT_KEY in (settings.DEVELOPMENT_SIGNER_CLIENT_KEY, dev.get("SIGNER_CLIENT_KEY")):
         message = "SIGNER_CLIENT_KEY is the development one: anyone could ask the signer to sign"
         findings.append(Finding("secrets.signer_client_key", ERROR, message, generate))
     if settings.DEBUG:

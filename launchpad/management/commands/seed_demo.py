@@ -28,6 +28,7 @@ from web3 import Web3
 from chain.client import chain_deployment, check_chain_id, web3_client
 from chain.devnet import refresh_dev_price_feeds
 from chain.errors import ChainError, ChainIdMismatch
+from enclave_signer.dotenv import read_dotenv
 from pools.errors import ApplicationError
 from pools.models import Agent, Launch, Pool
 from pools.services.indexing import index_chain
@@ -175,13 +176,8 @@ def use_development_signer_key() -> None:
     then knows only the client key devstack generated into var/dev-secrets.env, so that is the one to sign with."""
     if "SIGNER_CLIENT_KEY" in os.environ:
         return
-    secrets_file = settings.VAR_DIR / "dev-secrets.env"
-    if not secrets_file.exists():
-        return
-    for line in secrets_file.read_text().splitlines():
-        name, _, value = line.partition("=")
-        if name == "SIGNER_CLIENT_KEY" and value:
-            settings.SIGNER_CLIENT_KEY = value
+    if key := read_dotenv(settings.DEV_SECRETS_FILE).get("SIGNER_CLIENT_KEY"):
+        settings.SIGNER_CLIENT_KEY = key
 
 
 def demo_pool(demo: DemoPool) -> Pool | None:

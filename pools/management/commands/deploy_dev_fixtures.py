@@ -4,11 +4,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chain.client import check_chain_id, web3_client
-from chain.devnet import ChainDeployment, deploy_dev_fixtures, deployment_is_live, write_atomically
+from chain.devnet import LOCAL_CHAIN_IDS, ChainDeployment, deploy_dev_fixtures, deployment_is_live, write_atomically
 from chain.errors import ChainError
 
 # Chains on which deploying our own Uniswap and price feeds makes sense: anvil / hardhat development chains.
-LOCAL_CHAIN_IDS = {31337, 1337}
 
 
 class Command(BaseCommand):
