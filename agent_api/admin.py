@@ -8,6 +8,7 @@ from django.utils.html import format_html
 
 from agent_api.models import (
     AgentBounds,
+    AllowedFeeRecipient,
     AllowedRaiseAsset,
     AllowedTreasury,
     ApiKey,
@@ -111,6 +112,11 @@ class AllowedTreasuryInline(admin.TabularInline):
     extra = 0
 
 
+class AllowedFeeRecipientInline(admin.TabularInline):
+    model = AllowedFeeRecipient
+    extra = 0
+
+
 # Each minimum must not exceed its maximum, or no proposal could pass.
 _MIN_MAX_PAIRS = [
     ("min_liquidity_supply_bps", "max_liquidity_supply_bps"),
@@ -156,7 +162,7 @@ class AgentBoundsAdmin(admin.ModelAdmin):
         "max_depositor_cliff_seconds", "max_pools_in_draft", "updated_at",
     ]  # fmt: skip
     search_fields = ["agent__name"]
-    inlines = [AllowedRaiseAssetInline, AllowedTreasuryInline]
+    inlines = [AllowedRaiseAssetInline, AllowedTreasuryInline, AllowedFeeRecipientInline]
     readonly_fields = ["updated_at"]
     fieldsets = [
         (None, {"fields": ["agent", "max_pools_in_draft", "updated_at"]}),

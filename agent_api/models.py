@@ -55,7 +55,7 @@ def _seconds(default: int, help_text: str) -> models.PositiveBigIntegerField:
 class AgentBounds(models.Model):
     """What an agent may propose through the API; an agent without bounds cannot propose pools.
 
-    Every economic parameter a proposal sets has a bound here (the fee recipient is the admin's, so it needs none).
+    Every economic parameter a proposal sets has a bound here (the fee recipient through AllowedFeeRecipient).
     The defaults accept the pool defaults and what a reasonable agent proposes today, and refuse what only an
     admin's review used to stop (e.g. 1 bp of the raise to liquidity, nothing for depositors, a ten-year cliff).
     Checked by agent_api/services/proposals.py; docs/api.md lists them.
@@ -161,6 +161,26 @@ class AllowedTreasury(models.Model):
         return f"{self.address}{f' ({self.label})' if self.label else ''}"
 
 
+class AllowedFeeRecipient(models.Model):
+    """An address an agent may name as its pool's fee recipient. The fee is the platform's: while none is listed, a
+    proposal may not name one and the admin's choice at scheduling applies."""
+
+    bounds = models.ForeignKey(AgentBounds, on_delete=models.CASCADE, related_name="fee_recipients")
+    address = models.CharField(max_length=42, validators=[validate_address])
+    label = models.CharField(max_length=100, blank=True, help_text="Whose address it is, for the admin.")
+
+    class Meta:
+        ordering = ["bounds", "address"]
+        verbose_name = "allowed fee recipient"
+        verbose_name_plural = "allowed fee recipients (none listed: the proposal cannot name one)"
+        constraints = [
+            models.UniqueConstraint(fields=["bounds", "address"], name="allowed_fee_recipient_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.address}{f' ({self.label})' if self.label else ''}"
+
+
 class IdempotencyRecord(models.Model):
     """The response to a state-changing request made with an Idempotency-Key: replayed when the key comes again.
 
@@ -186,6 +206,9 @@ class IdempotencyRecord(models.Model):
 
 # Webhooks carry pools' domain events (pools/services/events.py records them; agent_api delivers them).
 WebhookEvent = PoolEvent.Kind
+# A test delivery asked for through the API (POST /webhooks/{id}/test/): sent whatever events the endpoint wants.
+PING_EVENT = "ping"
+DELIVERY_EVENT_CHOICES = [*WebhookEvent.choices, (PING_EVENT, "A test delivery")]
 
 
 class WebhookEndpoint(models.Model):
@@ -215,11 +238,16 @@ class WebhookDelivery(models.Model):
 
     delivery_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=32, choices=WebhookEvent.choices)
+    event = models.CharField(max_length=32, choices=DELIVERY_EVENT_CHOICES)
     payload = models.JSONField(encoder=DjangoJSONEncoder)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
     attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_attempt_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="When the next attempt is due; set while the delivery is pending.",
+    )
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -229,6 +257,13 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "webhook deliveries"
+        constraints = [
+            # A pending delivery always has its next attempt scheduled, so the retry sweep can never miss it.
+            models.CheckConstraint(
+                condition=~models.Q(status="pending") | models.Q(next_attempt_at__isnull=False),
+                name="webhook_delivery_pending_is_scheduled",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} to {self.endpoint.url} ({self.status}, {self.attempts} attempts)"

@@ -1,4 +1,5 @@
-"""An agent proposes a pool: a DRAFT within the bounds an admin set for it, waiting for the admin to schedule it.
+"""An agent proposes a pool: a DRAFT within the bounds an admin set for it, waiting for the admin to schedule it; until
+the admin does, the agent may change it (pool_draft_update, judged exactly like a proposal) or withdraw it.
 
 A proposal is judged whole, so that an agent fixes everything in one round trip: the fields that did not parse (the
 view's messages), pools' configuration rules and every bound of the agent's go into one answer, per field. A rule or
@@ -17,23 +18,27 @@ from eth_utils import to_checksum_address
 
 from agent_api.models import DAY, AgentBounds, AllowedRaiseAsset
 from pools.errors import ApplicationError
-from pools.models import BPS, Agent, Pool
+from pools.models import BPS, NATIVE_ASSET, Agent, Pool
 from pools.selectors.feeds import default_oracle_max_age
-from pools.services.pools import pool_configuration_errors
+from pools.selectors.pools import PoolNotFound
+from pools.services.pools import pool_configuration_problems
 from pools.services.token_image import STORED_TYPE, token_image_from_data_url
 
-# What an agent decides in a proposal. The raise asset's symbol and decimals come from its bounds; the fee
-# recipient, the whitelist and the schedule itself are the admin's.
+# What an agent decides in a proposal. The raise asset's symbol and decimals come from its bounds; the fee recipient
+# only among the agent's allowed ones (none listed: the admin's choice); the whitelist and the schedule are the admin's.
 PROPOSAL_FIELDS = frozenset(
     {
         "name", "raise_asset", "soft_cap", "hard_cap", "min_contribution", "max_contribution", "access",
         "whitelist_until", "opens_at", "closes_at", "token_name", "token_symbol", "total_supply",
         "liquidity_supply_bps", "depositor_supply_bps", "agent_supply_bps", "liquidity_raise_bps",
         "depositor_cliff_seconds", "depositor_vesting_seconds", "agent_cliff_seconds", "agent_vesting_seconds",
-        "protection_blocks", "max_buy_per_tx", "fee_bps", "treasury_address", "lp_policy", "lp_lock_until",
-        "price_mode", "target_price_usd_e8", "oracle_tolerance_bps", "oracle_max_age_seconds", "description", "links",
+        "protection_blocks", "max_buy_per_tx", "fee_bps", "fee_recipient", "treasury_address", "lp_policy",
+        "lp_lock_until", "price_mode", "target_price_usd_e8", "oracle_tolerance_bps", "oracle_max_age_seconds",
+        "description", "links",
     }
 )  # fmt: skip
+# docs/chain-interface.md: the contracts take address(0) for ETH; the pool keeps ETH as "" (pools.models.NATIVE_ASSET).
+ZERO_ADDRESS = "0x" + "00" * 20
 # The token's image arrives as a data: URL and is stored re-encoded (pools.services.token_image), not as sent.
 IMAGE_FIELD = "image"
 
@@ -71,6 +76,20 @@ class InvalidProposalInput(InvalidPoolProposal):
 class TooManyDrafts(ApplicationError):
     status_code = 409
     code = "too_many_drafts"
+
+
+class PoolNotDraft(ApplicationError):
+    """An admin has scheduled (or cancelled) the pool: its configuration is sealed, the agent can change it no more."""
+
+    status_code = 409
+    code = "pool_not_draft"
+
+
+def raise_asset_normalised(value: str) -> str:
+    """A raise asset as a pool keeps it: "" for ETH (sent as "" or as the zero address), else checksummed."""
+    if not value or value.lower() == ZERO_ADDRESS:
+        return NATIVE_ASSET
+    return to_checksum_address(value)
 
 
 class _Problems:
@@ -115,8 +134,13 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def _bounds_problems(*, pool: Pool, bounds: AgentBounds, asset: AllowedRaiseAsset | None, problems: _Problems) -> None:
-    """Add a message naming the bound (its value and its name) for every bound of the agent's the pool breaks."""
+def _bounds_problems(
+    *, pool: Pool, bounds: AgentBounds, asset: AllowedRaiseAsset | None, sent: frozenset[str], problems: _Problems
+) -> None:
+    """Add a message naming the bound (its value and its name) for every bound of the agent's the pool breaks.
+
+    `sent`: the fields the agent sent. The fee recipient is judged only when sent, as a draft may carry the admin's.
+    """
     for field, bound_name, counts in _SIMPLE_BOUNDS:
         bound, value = getattr(bounds, bound_name), getattr(pool, field)
         shown = counts.format(_duration(bound) if field.endswith("_seconds") else bound)
@@ -187,6 +211,83 @@ def _bounds_problems(*, pool: Pool, bounds: AgentBounds, asset: AllowedRaiseAsse
         allowed = ", ".join(to_checksum_address(address) for address in treasuries)
         problems.add("treasury_address", f"Not a treasury you may name. Allowed: {allowed} (your allowed treasuries).")
 
+    # The fee is the platform's: an agent names its recipient only among those an admin listed for it.
+    if "fee_recipient" in sent and pool.fee_recipient:
+        recipients = [recipient.address for recipient in bounds.fee_recipients.all()]
+        if not recipients:
+            problems.add(
+                "fee_recipient",
+                "You may not name the fee recipient (your bounds list none): leave it out, an admin sets it.",
+            )
+        elif pool.fee_recipient.lower() not in {address.lower() for address in recipients}:
+            allowed = ", ".join(to_checksum_address(address) for address in recipients)
+            problems.add(
+                "fee_recipient", f"Not a fee recipient you may name. Allowed: {allowed} (your allowed fee recipients)."
+            )
+
+
+def proposal_pool(
+    *, agent: Agent, data: Mapping, bounds: AgentBounds | None = None, pool: Pool | None = None
+) -> tuple[Pool, AgentBounds, AllowedRaiseAsset | None]:
+    """The pool a proposal describes, not saved: `data` (PROPOSAL_FIELDS, parsed) set on `pool` (a draft being
+    changed) or on a new DRAFT of the agent's, with the agent's bounds and the allowed raise asset it names (None
+    when it is not one).
+
+    The one place a proposal's values become a pool's: the raise asset normalised ("" or the zero address: ETH) and
+    its symbol and decimals taken from the bounds, addresses checksummed, links kept to their label and URL, and a new
+    pool's oracle max age defaulting to its feed's heartbeat (within the bounds). Judge it with proposal_problems.
+    """
+    if bounds is None:
+        bounds = AgentBounds.objects.filter(agent=agent).first()
+    if bounds is None:
+        raise ProposalsNotAllowed("An admin has not set bounds for your proposals yet, so you cannot propose.")
+    unknown = set(data) - PROPOSAL_FIELDS
+    if unknown:
+        raise InvalidPoolProposal("Unknown fields.", details={field: ["Not a proposal field."] for field in unknown})
+    is_new = pool is None
+    if pool is None:
+        pool = Pool(agent=agent, status=Pool.Status.DRAFT)
+    for field, value in data.items():
+        setattr(pool, field, value)
+    pool.raise_asset = raise_asset_normalised(pool.raise_asset)
+    asset = next((a for a in bounds.raise_assets.all() if a.address.lower() == pool.raise_asset.lower()), None)
+    if is_new and "oracle_max_age_seconds" not in data:
+        pool.oracle_max_age_seconds = default_oracle_max_age(
+            raise_asset=pool.raise_asset, most=bounds.max_oracle_max_age_seconds
+        )
+    if asset is not None:
+        pool.raise_asset_symbol, pool.raise_asset_decimals = asset.symbol, asset.decimals
+    for address_field in ("treasury_address", "fee_recipient"):
+        if getattr(pool, address_field):
+            setattr(pool, address_field, to_checksum_address(getattr(pool, address_field)))
+    pool.links = [{"label": link["label"], "url": link["url"]} for link in pool.links]
+    return pool, bounds, asset
+
+
+def proposal_problems(
+    *,
+    pool: Pool,
+    bounds: AgentBounds,
+    asset: AllowedRaiseAsset | None,
+    sent: Iterable[str],
+    unparsed: Mapping[str, Sequence[str]] | None = None,
+    now: datetime | None = None,
+) -> dict[str, list[str]]:
+    """Every problem of a proposed pool, per field: the fields that did not parse (`unparsed`), each configuration
+    rule it breaks and each bound of the agent's, all together; empty when the proposal may stand."""
+    problems = _Problems(unparsed=unparsed or {})
+    for field, messages in pool_configuration_problems(pool=pool, now=now or timezone.now()).items():
+        for message in messages:
+            problems.add(field, message, reads=_RULE_ALSO_READS.get(field, ()))
+    _bounds_problems(pool=pool, bounds=bounds, asset=asset, sent=frozenset(sent), problems=problems)
+    return dict(sorted(problems.by_field.items()))
+
+
+def _refuse_if_problems(problems: dict[str, list[str]], *, unparsed: Mapping) -> None:
+    if problems:
+        error = InvalidProposalInput if unparsed else InvalidPoolProposal
+        raise error(f"The proposal is not valid ({', '.join(problems)}); see details.", details=problems)
+
 
 def pool_propose(
     *, agent: Agent, data: dict, unparsed: Mapping[str, Sequence[str]] | None = None, now: datetime | None = None
@@ -197,46 +298,19 @@ def pool_propose(
     with what the rules and bounds say about the rest, under the code `invalid` instead of `invalid_pool_proposal`.
     `data["image"]`, a data: URL, is stored re-encoded, or refused first with its own code (ImageRefused).
     """
-    now = now or timezone.now()
     unparsed = unparsed or {}
     data = dict(data)
     image_data_url = data.pop(IMAGE_FIELD, "")
-    unknown = set(data) - PROPOSAL_FIELDS
-    if unknown:
-        raise InvalidPoolProposal("Unknown fields.", details={field: ["Not a proposal field."] for field in unknown})
     # Judged first and alone, so that its refusal carries a code of its own; decoded outside the bounds' lock.
     image = token_image_from_data_url(image_data_url) if image_data_url else None
     with transaction.atomic():
         # Locking the bounds serialises an agent's proposals, so two at once cannot both pass the draft limit.
         bounds = AgentBounds.objects.select_for_update().filter(agent=agent).first()
-        if bounds is None:
-            raise ProposalsNotAllowed("An admin has not set bounds for your proposals yet, so you cannot propose.")
-        raise_asset = data.get("raise_asset", "")
-        raise_asset = to_checksum_address(raise_asset) if raise_asset else ""
-        asset = next((a for a in bounds.raise_assets.all() if a.address.lower() == raise_asset.lower()), None)
-        pool = Pool(agent=agent, status=Pool.Status.DRAFT, **{**data, "raise_asset": raise_asset})
-        if "oracle_max_age_seconds" not in data:
-            pool.oracle_max_age_seconds = default_oracle_max_age(
-                raise_asset=raise_asset, most=bounds.max_oracle_max_age_seconds
-            )
-        if asset is not None:
-            pool.raise_asset_symbol, pool.raise_asset_decimals = asset.symbol, asset.decimals
-        if pool.treasury_address:
-            pool.treasury_address = to_checksum_address(pool.treasury_address)
-        pool.links = [{"label": link["label"], "url": link["url"]} for link in pool.links]
+        pool, bounds, asset = proposal_pool(agent=agent, data=data, bounds=bounds)
         if image is not None:
             pool.image, pool.image_type = image, STORED_TYPE
-
-        problems = _Problems(unparsed=unparsed)
-        for field, message in pool_configuration_errors(pool=pool, now=now).items():
-            problems.add(field, message, reads=_RULE_ALSO_READS.get(field, ()))
-        _bounds_problems(pool=pool, bounds=bounds, asset=asset, problems=problems)
-        if problems.by_field:
-            error = InvalidProposalInput if unparsed else InvalidPoolProposal
-            raise error(
-                f"The proposal is not valid ({', '.join(sorted(problems.by_field))}); see details.",
-                details=dict(sorted(problems.by_field.items())),
-            )
+        problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed, now=now)
+        _refuse_if_problems(problems, unparsed=unparsed)
 
         drafts = Pool.objects.filter(agent=agent, status=Pool.Status.DRAFT).count()
         if drafts >= bounds.max_pools_in_draft:
@@ -245,3 +319,48 @@ def pool_propose(
             )
         pool.save()
         return pool
+
+
+def _draft_locked(*, agent: Agent, pool_id: int) -> Pool:
+    """The agent's pool, locked: an admin's schedule (which locks it too) then waits, or has already happened."""
+    pool = Pool.objects.select_for_update().filter(pk=pool_id, agent=agent).first()
+    if pool is None:
+        raise PoolNotFound(f"You have no pool with the id {pool_id}.")
+    if pool.status != Pool.Status.DRAFT:
+        raise PoolNotDraft(
+            f"The pool is {pool.get_status_display().lower()}, no longer a draft: an admin has "
+            f"{'cancelled' if pool.status == Pool.Status.CANCELLED else 'scheduled'} it, so it cannot change.",
+            details={"status": pool.status},
+        )
+    return pool
+
+
+def pool_draft_update(
+    *,
+    agent: Agent,
+    pool_id: int,
+    data: dict,
+    unparsed: Mapping[str, Sequence[str]] | None = None,
+    now: datetime | None = None,
+) -> Pool:
+    """Change some fields of the agent's DRAFT pool: the draft with `data` on top is judged exactly like a proposal
+    (every problem at once), and saved only if it passes. PoolNotDraft once an admin has scheduled it."""
+    unparsed = unparsed or {}
+    data = dict(data)
+    image_data_url = data.pop(IMAGE_FIELD, "")
+    image = token_image_from_data_url(image_data_url) if image_data_url else None
+    with transaction.atomic():
+        pool = _draft_locked(agent=agent, pool_id=pool_id)
+        pool, bounds, asset = proposal_pool(agent=agent, data=data, pool=pool)
+        if image is not None:
+            pool.image, pool.image_type = image, STORED_TYPE
+        problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed, now=now)
+        _refuse_if_problems(problems, unparsed=unparsed)
+        pool.save()
+        return pool
+
+
+def pool_draft_withdraw(*, agent: Agent, pool_id: int) -> None:
+    """Delete the agent's DRAFT pool (nothing was sealed or deposited yet); PoolNotDraft once an admin scheduled it."""
+    with transaction.atomic():
+        _draft_locked(agent=agent, pool_id=pool_id).delete()

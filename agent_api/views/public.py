@@ -12,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agent_api.schema import error_responses
+from agent_api.schema import ADDRESS_PATH_SCHEMA, error_responses
 from agent_api.serializers import (
     AllocationSerializer,
     PoolDetailSerializer,
@@ -20,6 +20,7 @@ from agent_api.serializers import (
     PublicDepositSerializer,
     WeiAmount,
 )
+from agent_api.views.params import StrictQueryParams
 from pools.selectors.pools import allocation_get_public, deposit_list_for_pool, pool_get_public, pool_list_public
 
 __all__ = [
@@ -32,7 +33,7 @@ __all__ = [
 ]
 
 
-class PoolListApi(ListAPIView):
+class PoolListApi(StrictQueryParams, ListAPIView):
     """Public pools, newest first."""
 
     permission_classes = [AllowAny]
@@ -40,7 +41,10 @@ class PoolListApi(ListAPIView):
 
     class FilterSerializer(serializers.Serializer):
         q = serializers.CharField(
-            required=False, allow_blank=True, max_length=100, help_text="Part of the name, or the exact symbol."
+            required=False,
+            max_length=100,
+            trim_whitespace=False,  # trimmed by the search: only empty is refused, as the schema's minLength says
+            help_text="Part of the name, or the exact symbol.",
         )
 
     @extend_schema(operation_id="pools_list", parameters=[FilterSerializer], responses={
@@ -50,24 +54,22 @@ class PoolListApi(ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        filters = self.FilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return pool_list_public(search=filters.validated_data.get("q", "").strip())
+        return pool_list_public(search=self.query_filters.get("q", "").strip())
 
 
-class PoolDetailApi(APIView):
+class PoolDetailApi(StrictQueryParams, APIView):
     """A public pool: its whole configuration, and its token's addresses once launched."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="pools_retrieve", responses={
-        200: PoolDetailSerializer, **error_responses(401, 404, 429)
+        200: PoolDetailSerializer, **error_responses(400, 401, 404, 429)
     })  # fmt: skip
     def get(self, request, pool_id: int):
         return Response(PoolDetailSerializer(pool_get_public(pool_id=pool_id)).data)
 
 
-class PoolDepositListApi(ListAPIView):
+class PoolDepositListApi(StrictQueryParams, ListAPIView):
     """Every deposit recorded for a public pool, in chain order, each with its citation in the signer's evidence format:
     what `python -m enclave_signer verify-pool` proves on chain and checks complete against the pool address."""
 
@@ -84,14 +86,21 @@ class PoolDepositListApi(ListAPIView):
         return deposit_list_for_pool(pool=pool_get_public(pool_id=self.kwargs["pool_id"]))
 
 
-class AllocationPublicApi(APIView):
+class AllocationPublicApi(StrictQueryParams, APIView):
     """A depositor's allocation in a launched pool, with the Merkle proof it needs to claim from the ClaimVault."""
 
     permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="pools_allocation_retrieve",
-        parameters=[OpenApiParameter("address", str, OpenApiParameter.PATH, description="The depositor's address.")],
+        parameters=[
+            OpenApiParameter(
+                "address",
+                ADDRESS_PATH_SCHEMA,
+                OpenApiParameter.PATH,
+                description="The depositor's address (any case; a mixed-case one must carry a valid EIP-55 checksum).",
+            )
+        ],  # fmt: skip
         responses={200: AllocationSerializer, **error_responses(400, 401, 404, 429)},
     )
     def get(self, request, pool_id: int, address: str):

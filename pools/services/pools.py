@@ -4,6 +4,7 @@ or CANCELLED. Every transition goes through here; an invalid one is refused with
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NoReturn
@@ -46,11 +47,25 @@ class InvalidPoolConfiguration(ApplicationError):
     code = "invalid_pool_configuration"
 
 
+# Words spelt with a vowel but said with a consonant ("a unique", "a one-off"), and the other way round ("an hour").
+_CONSONANT_SOUNDS = ("uni", "use", "usu", "one", "eu")
+_VOWEL_SOUNDS = ("hour", "honest", "heir")
+
+
+def with_article(phrase: str) -> str:
+    """`phrase` after "a" or "an" as it is said: "an open pool", "a draft pool", "a unique token"."""
+    word = phrase.lower()
+    vowel_sound = word.startswith(tuple("aeiou")) and not word.startswith(_CONSONANT_SOUNDS)
+    vowel_sound = vowel_sound or word.startswith(_VOWEL_SOUNDS)
+    return f"{'an' if vowel_sound else 'a'} {phrase}"
+
+
 def transition_pool(pool: Pool, to: str, *, reason: str = "") -> None:
     """Change a pool's status in memory if the lifecycle allows it; InvalidTransition with the reason if not."""
     if to not in TRANSITIONS[pool.status]:
         raise InvalidTransition(
-            f"A {pool.get_status_display().lower()} pool cannot become {Status(to).label.lower()}.",
+            f"{with_article(pool.get_status_display().lower()).capitalize()} pool cannot become "
+            f"{Status(to).label.lower()}.",
             details={"from": pool.status, "to": to},
         )
     pool.status = to
@@ -150,73 +165,82 @@ def _raise_asset_mismatch(pool: Pool) -> dict[str, str]:
 
 
 def pool_configuration_errors(*, pool: Pool, now: datetime | None = None, for_schedule: bool = False) -> dict:
-    """Field → message for everything wrong with a pool's launch configuration (empty when it is sound).
+    """Field → message for everything wrong with a pool's launch configuration (empty when it is sound); a field
+    that breaks several rules has their messages in one (pool_configuration_problems lists them apart)."""
+    problems = pool_configuration_problems(pool=pool, now=now, for_schedule=for_schedule)
+    return {field: " ".join(messages) for field, messages in problems.items()}
+
+
+def pool_configuration_problems(
+    *, pool: Pool, now: datetime | None = None, for_schedule: bool = False
+) -> dict[str, list[str]]:
+    """Field → every message for what is wrong with a pool's launch configuration (empty when it is sound).
 
     Without the chain: the raise asset's symbol and decimals are checked against the token when the pool is
     scheduled (pool_schedule), and are best filled by raise_asset_details in the first place.
     """
     now = now or timezone.now()
-    errors: dict[str, str] = {}
+    errors: dict[str, list[str]] = defaultdict(list)
     if pool.liquidity_supply_bps + pool.depositor_supply_bps + pool.agent_supply_bps != BPS:
-        errors["agent_supply_bps"] = (
+        errors["agent_supply_bps"].append(
             "Liquidity, depositor and agent shares of the supply must add up to 100% (10,000 bps)."
         )
     if pool.liquidity_supply_bps == 0:
-        errors["liquidity_supply_bps"] = "Some of the supply must go to the liquidity pool."
+        errors["liquidity_supply_bps"].append("Some of the supply must go to the liquidity pool.")
     if not 0 < pool.liquidity_raise_bps <= BPS:
-        errors["liquidity_raise_bps"] = (
+        errors["liquidity_raise_bps"].append(
             "Between 0.01% and 100% (1 to 10,000 bps) of the raise must go to the liquidity pool."
         )
     if pool.liquidity_raise_bps + pool.fee_bps > BPS:
-        errors["fee_bps"] = "The liquidity share and the fee together cannot exceed the whole raise."
+        errors["fee_bps"].append("The liquidity share and the fee together cannot exceed the whole raise.")
     if pool.fee_bps > 1_000:
-        errors["fee_bps"] = "The platform fee is at most 10% (1,000 bps)."
+        errors["fee_bps"].append("The platform fee is at most 10% (1,000 bps).")
     if pool.soft_cap <= 0:
-        errors["soft_cap"] = "The soft cap must be above zero."
+        errors["soft_cap"].append("The soft cap must be above zero.")
     if pool.hard_cap < pool.soft_cap:
-        errors["hard_cap"] = "The hard cap cannot be below the soft cap."
+        errors["hard_cap"].append("The hard cap cannot be below the soft cap.")
     if pool.max_contribution and pool.max_contribution < pool.min_contribution:
-        errors["max_contribution"] = "The per-wallet maximum cannot be below the minimum."
+        errors["max_contribution"].append("The per-wallet maximum cannot be below the minimum.")
     if pool.min_contribution > pool.hard_cap:
-        errors["min_contribution"] = "The per-wallet minimum cannot exceed the hard cap."
+        errors["min_contribution"].append("The per-wallet minimum cannot exceed the hard cap.")
     if not SYMBOL_PATTERN.match(pool.token_symbol or ""):
-        errors["token_symbol"] = "2 to 11 characters: capital letters and digits, starting with a letter."
+        errors["token_symbol"].append("2 to 11 characters: capital letters and digits, starting with a letter.")
     if not (pool.token_name or "").strip() or len(pool.token_name) > 50:
-        errors["token_name"] = "A name of 1 to 50 characters."
+        errors["token_name"].append("A name of 1 to 50 characters.")
     if pool.total_supply <= 0 or pool.total_supply > 2**128:
-        errors["total_supply"] = "The supply must be above zero and at most 2^128 token units."
+        errors["total_supply"].append("The supply must be above zero and at most 2^128 token units.")
     if pool.protection_blocks > MAX_PROTECTION_BLOCKS:
-        errors["protection_blocks"] = f"The launch protection lasts at most {MAX_PROTECTION_BLOCKS} blocks."
+        errors["protection_blocks"].append(f"The launch protection lasts at most {MAX_PROTECTION_BLOCKS} blocks.")
     if pool.protection_blocks and not pool.max_buy_per_tx:
-        errors["max_buy_per_tx"] = "Set the largest buy allowed during the protection window."
+        errors["max_buy_per_tx"].append("Set the largest buy allowed during the protection window.")
     for field, value, required in (
         ("raise_asset", pool.raise_asset, False),  # empty: native ETH
         ("fee_recipient", pool.fee_recipient, for_schedule),
         ("treasury_address", pool.treasury_address, for_schedule),
     ):
         if problem := address_problem(value, required=required):
-            errors[field] = problem
+            errors[field].append(problem)
     if for_schedule and (problem := agent_wallet_problem(pool.agent.wallet_address)):
-        errors["agent"] = f"The agent's wallet address: {problem}"
+        errors["agent"].append(f"The agent's wallet address: {problem}")
     if pool.lp_policy == Pool.LpPolicy.LOCK and (pool.lp_lock_until is None or pool.lp_lock_until <= now):
-        errors["lp_lock_until"] = "A locked LP needs an unlock date in the future."
+        errors["lp_lock_until"].append("A locked LP needs an unlock date in the future.")
     if pool.price_mode == Pool.PriceMode.USD_TARGET and pool.target_price_usd_e8 <= 0:
-        errors["target_price_usd_e8"] = "Set the USD price per token (8 decimals) for a USD-target price."
+        errors["target_price_usd_e8"].append("Set the USD price per token (8 decimals) for a USD-target price.")
     if not 0 < pool.oracle_tolerance_bps <= 2_000:
-        errors["oracle_tolerance_bps"] = "Between 0.01% and 20% (1 to 2,000 bps)."
+        errors["oracle_tolerance_bps"].append("Between 0.01% and 20% (1 to 2,000 bps).")
     # A draft (or a pool being scheduled) still has its opening ahead of it.
     if (for_schedule or pool.status == Status.DRAFT) and pool.opens_at is not None and pool.opens_at <= now:
-        errors["opens_at"] = "The opening time must be in the future."
+        errors["opens_at"].append("The opening time must be in the future.")
     if pool.opens_at is None or pool.closes_at is None:
-        errors["closes_at"] = "Set when the raise opens and closes."
+        errors["closes_at"].append("Set when the raise opens and closes.")
     else:
         if pool.closes_at <= pool.opens_at:
-            errors["closes_at"] = "The raise must close after it opens."
+            errors["closes_at"].append("The raise must close after it opens.")
         if pool.access == Pool.Access.WHITELIST_THEN_PUBLIC and not (
             pool.whitelist_until and pool.opens_at < pool.whitelist_until < pool.closes_at
         ):
-            errors["whitelist_until"] = "The whitelist phase must end between the opening and the close."
-    return errors
+            errors["whitelist_until"].append("The whitelist phase must end between the opening and the close.")
+    return dict(errors)
 
 
 def _validate(pool: Pool, *, for_schedule: bool) -> None:
@@ -312,6 +336,7 @@ def pool_schedule(*, pool_id: int) -> Pool:
         pool.deposit_address = to_checksum_address(answer["address"])
         pool.derivation_path = answer.get("derivation_path", "")
         pool.save(update_fields=["status", "status_reason", "deposit_address", "derivation_path", "updated_at"])
+        events.pool_scheduled(pool=pool)
         return pool
 
 
@@ -325,6 +350,7 @@ def pools_open_due(*, now: datetime | None = None) -> list[int]:
             if pool.status == Status.SCHEDULED:
                 transition_pool(pool, Status.OPEN)
                 pool.save(update_fields=["status", "status_reason", "updated_at"])
+                events.pool_opened(pool=pool)
                 opened.append(pool_id)
     return opened
 
@@ -375,10 +401,12 @@ def pool_cancel(*, pool_id: int, reason: str = "Cancelled by an admin.") -> Pool
     """Cancel a pool that has not launched: every deposit is owed back in full (the refund job pays them)."""
     with transaction.atomic():
         pool = _locked(pool_id)
+        previous_status = pool.status
         transition_pool(pool, Status.CANCELLED, reason=reason)
         if pool.closed_at is None:
             pool.closed_at = timezone.now()
         pool.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+        events.pool_cancelled(pool=pool, previous_status=previous_status)
         return pool
 
 
@@ -398,6 +426,7 @@ def pool_settle(*, pool_id: int, confirmed_through: datetime) -> Pool:
                 pool, Status.REFUNDING, reason="The soft cap was missed: every deposit is refunded in full."
             )
             pool.save(update_fields=["status", "status_reason", "updated_at"])
+            events.pool_refunding(pool=pool, previous_status=Status.CLOSED)
         return pool
 
 

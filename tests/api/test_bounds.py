@@ -191,7 +191,7 @@ def test_a_proposal_breaking_several_bounds_lists_all_of_them_with_rule_and_fiel
         oracle_tolerance_bps=900,
         token_symbol="bad symbol",  # a configuration rule
         oracle_max_age_seconds=10,  # does not parse: below the field's own minimum
-        fee_recipient=TREASURY,  # not a field a proposal sets
+        fee_recipient=TREASURY,  # not one the agent's bounds allow
     )
 
     error = assert_error(propose(alice_client, body), 400, "invalid")
@@ -209,7 +209,7 @@ def test_a_proposal_breaking_several_bounds_lists_all_of_them_with_rule_and_fiel
     assert "max_depositor_cliff_seconds" in details["depositor_cliff_seconds"][0]
     assert "max_oracle_tolerance_bps" in details["oracle_tolerance_bps"][0]
     assert details["oracle_max_age_seconds"] == ["Ensure this value is greater than or equal to 60."]
-    assert details["fee_recipient"] == ["Not a field a proposal can set."]
+    assert "your bounds list none" in details["fee_recipient"][0]  # a proposal field, within the bounds
     assert not Pool.objects.exists()
 
 

@@ -53,7 +53,7 @@ def test_anonymous_callers_are_throttled_by_address(tight_rates):
         ("get", "/api/v1/agent/nowhere/", 404, "not_found"),
         ("post", "/api/v1/agent/pools", 404, "not_found"),  # no trailing slash: no redirect that loses the body
         ("delete", "/api/v1/agent/pools/", 405, "method_not_allowed"),
-        ("get", "/api/v1/agent/pools/?limit=abc", 200, None),
+        ("get", "/api/v1/agent/pools/?limit=abc", 400, "invalid"),  # strict: not the default page
     ],
 )
 def test_errors_have_one_shape(alice_client, method, path, status, code):

@@ -261,6 +261,7 @@ def test_the_bounds_admin_saves_an_allowed_asset_with_what_the_token_says(chain_
         "raise_assets-TOTAL_FORMS": "1", "raise_assets-INITIAL_FORMS": "0",
         "raise_assets-0-address": chain_settings.usdc.lower(), "raise_assets-0-max_hard_cap": str(10**6 * USDC),
         "treasuries-TOTAL_FORMS": "0", "treasuries-INITIAL_FORMS": "0",
+        "fee_recipients-TOTAL_FORMS": "0", "fee_recipients-INITIAL_FORMS": "0",
     }  # fmt: skip
 
     assert "read from the token on save" in client.get(url).content.decode()
