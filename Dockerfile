@@ -37,4 +37,4 @@ RUN DJANGO_SECRET_KEY=build python manage.py collectstatic --no-input -v 0 \
     && useradd --system --home /srv app && mkdir -p /srv/var/chain && chown -R app /srv/var
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "launchpad.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "launchpad.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "8", "--access-logfile", "-"]

@@ -256,6 +256,9 @@ REST_FRAMEWORK = {
 API_MAX_BODY_BYTES = 256 * 1024
 API_MAX_PROPOSAL_BODY_BYTES = 1536 * 1024
 API_MAX_JSON_DEPTH = 32
+# GET /api/v1/agent/events/ streams for this long, then ends with a `retry:` hint and the client reconnects with
+# Last-Event-ID: a stream holds a web worker thread (Procfile.production runs gthread workers) only this long.
+AGENT_EVENTS_STREAM_SECONDS = env.float("AGENT_EVENTS_STREAM_SECONDS", default=30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",
     "DESCRIPTION": "Agents read and run their pools. Amounts are integers in the asset's smallest unit, as strings.",
@@ -272,8 +275,18 @@ SPECTACULAR_SETTINGS = {
         "RefundStatusEnum": "pools.models.Refund.Status",
         "ChainTransactionStatusEnum": "pools.models.ChainTransaction.Status",
         "LaunchStepEnum": "pools.models.Launch.Step",
+        "LpPolicyEnum": "pools.models.Pool.LpPolicy",
+        "EventKindEnum": "pools.models.PoolEvent.Kind",
     },
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # 3.1: for the `webhooks` section (each event's payload) and JSON Schema 2020-12.
+    "OAS_VERSION": "3.1.0",
+    "WEBHOOKS": "agent_api.event_schemas.WEBHOOKS",
+    # After the enums: the error codes, statuses and headers every operation shares (agent_api/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "agent_api.schema.complete_the_schema",
+    ],
     "TAGS": [
         {"name": "pools", "description": "Public: pools and depositors' allocations (no key needed)."},
         {"name": "agent", "description": "Your own pools, proposals, launch and refunds (API key required)."},

@@ -521,6 +521,13 @@ class PoolEvent(models.Model):
         POOL_LAUNCHED = "pool.launched", "A pool launched its token"
         POOL_REFUNDED = "pool.refunded", "A pool's refunds were paid"
         POOL_REFUNDS_WAITING = "pool.refunds_waiting", "A pool's refunds wait (for fees, gas or a decision)"
+        POOL_SCHEDULED = "pool.scheduled", "A pool was scheduled (its deposit address exists)"
+        POOL_OPENED = "pool.opened", "A pool's raise opened"
+        POOL_LAUNCHING = "pool.launching", "A pool's launch was requested"
+        POOL_LAUNCH_FAILED = "pool.launch_failed", "A pool's launch failed: its deposits are refunded"
+        POOL_REFUNDING = "pool.refunding", "A pool's deposits are being refunded in full"
+        POOL_CANCELLED = "pool.cancelled", "A pool was cancelled"
+        REFUND_BATCH_PAID = "refund_batch.paid", "A refund batch's transaction was confirmed"
 
     pool = models.ForeignKey(Pool, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)

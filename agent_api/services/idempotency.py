@@ -4,6 +4,9 @@ not run again.
 The record is inserted in the same database transaction as the work, before it: a concurrent duplicate blocks on
 the unique index until the first one commits, then finds the record and replays it. A request that fails with an
 error rolls back with its record, so nothing is kept for it and the key can be used again.
+
+What is stored may be less than what was answered: a caller passes `stored` to keep a secret out of the table (a
+webhook's signing secret), and `replayed` to rebuild the answer from what still exists when the key comes again.
 """
 
 from __future__ import annotations
@@ -63,13 +66,19 @@ def request_fingerprint(*, method: str, path: str, body) -> str:
     return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
 
 
-def _replay(record: IdempotencyRecord, *, method: str, path: str, request_hash: str) -> IdempotentResult:
+BodyTransform = Callable[[dict], dict]
+
+
+def _replay(
+    record: IdempotencyRecord, *, method: str, path: str, request_hash: str, replayed: BodyTransform | None = None
+) -> IdempotentResult:
     if (record.method, record.path, record.request_hash) != (method, path, request_hash):
         raise IdempotencyKeyReused(
             "This Idempotency-Key was already used for a different request; use a new key for a new request.",
             details={"method": record.method, "path": record.path},
         )
-    return IdempotentResult(status=record.response_status, body=record.response_body, replayed=True)
+    body = replayed(record.response_body) if replayed else record.response_body
+    return IdempotentResult(status=record.response_status, body=body, replayed=True)
 
 
 def idempotent_call(
@@ -80,10 +89,14 @@ def idempotent_call(
     path: str,
     body,
     execute: Callable[[], tuple[int, dict]],
+    stored: BodyTransform | None = None,
+    replayed: BodyTransform | None = None,
 ) -> IdempotentResult:
     """Run `execute` (→ status, JSON body) once per (api key, idempotency key); replay its response afterwards.
 
     Without a key, `execute` simply runs. ApplicationErrors from `execute` propagate and nothing is recorded.
+    `stored(body)` is what the record keeps (the whole body when None); `replayed(stored body)` is what a replay
+    answers (it may raise an ApplicationError, e.g. when what the request made is gone).
     """
     if key is None:
         status, response_body = execute()
@@ -93,7 +106,7 @@ def idempotent_call(
     lookup = {"api_key": api_key, "key": key}
     existing = IdempotencyRecord.objects.filter(**lookup).first()
     if existing is not None:
-        return _replay(existing, method=method, path=path, request_hash=request_hash)
+        return _replay(existing, method=method, path=path, request_hash=request_hash, replayed=replayed)
     with transaction.atomic():
         try:
             with transaction.atomic():
@@ -107,9 +120,11 @@ def idempotent_call(
         if record is None:
             # The twin committed first: its record is visible to this new statement (READ COMMITTED).
             logger.info("Idempotency-Key %r: waited for a concurrent twin, replaying its response", key)
-            return _replay(IdempotencyRecord.objects.get(**lookup), method=method, path=path, request_hash=request_hash)
+            twin = IdempotencyRecord.objects.get(**lookup)
+            return _replay(twin, method=method, path=path, request_hash=request_hash, replayed=replayed)
         status, response_body = execute()
-        record.response_status, record.response_body = status, response_body
+        record.response_status = status
+        record.response_body = stored(response_body) if stored else response_body
         record.save(update_fields=["response_status", "response_body"])
     return IdempotentResult(status=status, body=response_body, replayed=False)
 

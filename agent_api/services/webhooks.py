@@ -1,8 +1,9 @@
 """Webhooks: an agent's endpoints, and signed deliveries of events about its pools, retried with backoff.
 
 A delivery is a row (WebhookDelivery) that holds its attempts, so a worker crash or a lost message never loses it:
-`webhook_deliveries_retry_due` re-enqueues whatever is due. Delivery is at least once: receivers deduplicate by the
-X-Launchpad-Delivery id.
+a pending delivery always has its next attempt scheduled (`next_attempt_at`, "now" when it is created; a database
+check enforces it), and `webhook_deliveries_retry_due` re-enqueues whatever is due. Delivery is at least once:
+receivers deduplicate by the X-Launchpad-Delivery id, which a redelivery keeps.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
 
-from agent_api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from agent_api.models import PING_EVENT, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from pools import outbound
 from pools.errors import ApplicationError
 from pools.models import Agent, Pool, PoolEvent
@@ -51,6 +52,21 @@ class TooManyWebhooks(ApplicationError):
 class WebhookNotFound(ApplicationError):
     status_code = 404
     code = "webhook_not_found"
+
+
+class WebhookDeliveryNotFound(ApplicationError):
+    status_code = 404
+    code = "webhook_delivery_not_found"
+
+
+class WebhookInactive(ApplicationError):
+    status_code = 409
+    code = "webhook_inactive"
+
+
+class WebhookDeleted(ApplicationError):
+    status_code = 409
+    code = "webhook_deleted"
 
 
 def _private_urls_allowed() -> bool:
@@ -92,6 +108,62 @@ def webhook_endpoint_delete(*, agent: Agent, endpoint_id: int) -> None:
         raise WebhookNotFound(f"You have no webhook endpoint with the id {endpoint_id}.")
 
 
+def webhook_endpoint_get(*, agent: Agent, endpoint_id: int) -> WebhookEndpoint:
+    """One of the agent's endpoints; another agent's answers WebhookNotFound like one that does not exist."""
+    endpoint = WebhookEndpoint.objects.filter(agent=agent, pk=endpoint_id).first()
+    if endpoint is None:
+        raise WebhookNotFound(f"You have no webhook endpoint with the id {endpoint_id}.")
+    return endpoint
+
+
+def webhook_endpoint_for_replay(*, agent: Agent, endpoint_id: int) -> WebhookEndpoint:
+    """The endpoint an Idempotency-Key created, for replaying its creation: WebhookDeleted once it is gone, so that a
+    replay never shows the secret of an endpoint that no longer exists (the stored response has no secret at all)."""
+    endpoint = WebhookEndpoint.objects.filter(agent=agent, pk=endpoint_id).first()
+    if endpoint is None:
+        raise WebhookDeleted(
+            "The webhook endpoint this Idempotency-Key created has been deleted; use a new key to create another.",
+            details={"id": endpoint_id},
+        )
+    return endpoint
+
+
+def webhook_deliveries_for_endpoint(*, endpoint: WebhookEndpoint, status: str = ""):
+    """The endpoint's delivery log, newest first; only one status when `status` is given."""
+    deliveries = WebhookDelivery.objects.filter(endpoint=endpoint).order_by("-created_at", "-id")
+    return deliveries.filter(status=status) if status else deliveries
+
+
+def webhook_ping(*, agent: Agent, endpoint_id: int) -> WebhookDelivery:
+    """Queue a signed `ping` delivery to one of the agent's endpoints now, whatever events it wants (a test)."""
+    endpoint = webhook_endpoint_get(agent=agent, endpoint_id=endpoint_id)
+    if not endpoint.active:
+        raise WebhookInactive("This webhook endpoint is deactivated: nothing is sent to it.")
+    payload = {"webhook_id": endpoint.pk, "message": "A test delivery asked for through the API."}
+    with transaction.atomic():
+        [delivery] = _queue(endpoints=[endpoint], event=PING_EVENT, payloads=[payload])
+    return delivery
+
+
+def webhook_redeliver(*, agent: Agent, endpoint_id: int, delivery_id: int) -> WebhookDelivery:
+    """A fresh round of attempts for one delivery, the first one now, whatever its status (a delivered one too).
+
+    The delivery keeps its X-Launchpad-Delivery id, so a receiver that already has it can tell it is the same event.
+    """
+    endpoint = webhook_endpoint_get(agent=agent, endpoint_id=endpoint_id)
+    if not endpoint.active:
+        raise WebhookInactive("This webhook endpoint is deactivated: nothing is sent to it.")
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().filter(endpoint=endpoint, pk=delivery_id).first()
+        if delivery is None:
+            raise WebhookDeliveryNotFound(f"This webhook endpoint has no delivery with the id {delivery_id}.")
+        delivery.status, delivery.attempts = WebhookDelivery.Status.PENDING, 0
+        delivery.next_attempt_at, delivery.delivered_at = timezone.now(), None
+        delivery.save(update_fields=["status", "attempts", "next_attempt_at", "delivered_at"])
+        transaction.on_commit(lambda: _enqueue([delivery.pk]))
+    return delivery
+
+
 # --- emitting --------------------------------------------------------------------------------------------------
 
 
@@ -99,11 +171,13 @@ def _endpoints_wanting(*, agent_id: int, event: str) -> list[WebhookEndpoint]:
     return [e for e in WebhookEndpoint.objects.filter(agent_id=agent_id, active=True) if event in e.events]
 
 
-def _queue(*, endpoints: list[WebhookEndpoint], event: str, payloads: list[dict]) -> None:
-    """One delivery per payload and endpoint, in that order; sent after the caller's transaction commits."""
+def _queue(*, endpoints: list[WebhookEndpoint], event: str, payloads: list[dict]) -> list[WebhookDelivery]:
+    """One delivery per payload and endpoint, in that order, due now; sent after the caller's transaction commits
+    (and by the retry sweep if that message is lost)."""
+    now = timezone.now()
     deliveries = WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(endpoint=endpoint, event=event, payload=payload)
+            WebhookDelivery(endpoint=endpoint, event=event, payload=payload, next_attempt_at=now)
             for payload in payloads
             for endpoint in endpoints
         ]
@@ -111,6 +185,7 @@ def _queue(*, endpoints: list[WebhookEndpoint], event: str, payloads: list[dict]
     if deliveries:
         ids = [delivery.pk for delivery in deliveries]
         transaction.on_commit(lambda: _enqueue(ids))
+    return deliveries
 
 
 def webhook_emit(*, agent_id: int, event: str, payload: dict) -> None:
@@ -211,11 +286,12 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
             .first()
         )
         now = now or timezone.now()
-        if delivery is None or (delivery.next_attempt_at is not None and delivery.next_attempt_at > now):
+        if delivery is None or delivery.next_attempt_at > now:
             return None
         if not delivery.endpoint.active:
             delivery.status, delivery.last_error = WebhookDelivery.Status.FAILED, "The endpoint was deactivated."
-            delivery.save(update_fields=["status", "last_error"])
+            delivery.next_attempt_at = None
+            delivery.save(update_fields=["status", "last_error", "next_attempt_at"])
             return delivery
         status, error = _post(delivery)
         delivery.attempts += 1
@@ -237,12 +313,16 @@ def webhook_deliver(*, delivery_id: int, now: datetime | None = None) -> Webhook
 
 
 def webhook_deliveries_retry_due(*, now: datetime | None = None, limit: int = 500) -> int:
-    """Enqueue pending deliveries whose attempt is due (a safety net for lost messages); returns how many."""
+    """Enqueue pending deliveries whose attempt is due (a safety net for lost messages); returns how many.
+
+    Every pending delivery has its next attempt scheduled, so due means `next_attempt_at <= now`, with no grace for
+    fresh ones: one enqueued twice is sent once (webhook_deliver locks the row and re-checks that it is due).
+    """
     now = now or timezone.now()
     due = list(
-        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__active=True)
-        .exclude(next_attempt_at__gt=now)
-        .exclude(next_attempt_at__isnull=True, created_at__gt=now - timedelta(minutes=1))  # fresh: on its way
+        WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING, endpoint__active=True, next_attempt_at__lte=now
+        )
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

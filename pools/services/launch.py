@@ -132,6 +132,7 @@ def launch_request(*, pool_id: int, requested_by: str) -> Launch:
             raise PoolCannotLaunch(reason, details={"status": pool.status})
         transition_pool(pool, Pool.Status.LAUNCHING, reason=f"Launch requested by {requested_by}.")
         pool.save(update_fields=["status", "status_reason", "updated_at"])
+        events.pool_launching(pool=pool, requested_by=requested_by)
         launch = Launch.objects.create(pool=pool, requested_by=requested_by[:100])
         # Best effort, like every enqueue: with the broker down the launch is still recorded, and resume_jobs starts it.
         transaction.on_commit(lambda: advance_launch.delay(pool_id), robust=True)
@@ -418,7 +419,9 @@ def _record_launched(launch: Launch, pool: Pool, tx: ChainTransaction) -> None:
     locked = Pool.objects.select_for_update().get(pk=pool.pk)
     transition_pool(locked, Pool.Status.LAUNCHED, reason=f"Launched in transaction {tx.tx_hash}.")
     locked.save(update_fields=["status", "status_reason", "updated_at"])
-    events.pool_launched(pool=locked, token=event.token, pair=event.pair, claim_vault=event.claim_vault)
+    events.pool_launched(
+        pool=locked, token=event.token, pair=event.pair, claim_vault=event.claim_vault, tx_hash=tx.tx_hash
+    )
 
 
 def _nothing(launch: Launch, pool: Pool) -> None:
@@ -453,6 +456,8 @@ def launch_give_up(*, pool_id: int, reason: str = "The launch failed; every depo
             raise PoolCannotLaunch("A launch transaction is still in flight: wait for its receipt.")
         transition_pool(pool, Pool.Status.REFUNDING, reason=reason)
         pool.save(update_fields=["status", "status_reason", "updated_at"])
+        events.pool_launch_failed(pool=pool, error=launch.error)
+        events.pool_refunding(pool=pool, previous_status=Pool.Status.LAUNCHING)
         return pool
 
 

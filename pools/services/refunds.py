@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Count, Sum
 from django.utils import timezone
 from web3 import Web3
 
@@ -28,7 +28,7 @@ from pools.models import ChainTransaction, Deposit, Pool, Refund
 from pools.services import events
 from pools.services.gas import GasAccountEmpty, ensure_gas
 from pools.services.ledger import BooksDisagree, citation_of, ledger_sync
-from pools.services.pools import transition_pool
+from pools.services.pools import transition_pool, with_article
 from pools.services.refund_batches import BatchLimits, Owed, batch_gas, next_batch, split
 from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
 from pools.signer import signer_client
@@ -75,8 +75,8 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
         pool = Pool.objects.select_for_update().get(pk=pool_id)
         if pool.status not in REFUNDABLE_STATUSES:
             raise PoolCannotRefund(
-                f"A {pool.get_status_display().lower()} pool has nothing to refund yet: refunds follow the launch, "
-                "a missed soft cap, or a cancellation.",
+                f"{with_article(pool.get_status_display().lower()).capitalize()} pool has nothing to refund yet: "
+                "refunds follow the launch, a missed soft cap, or a cancellation.",
                 details={"status": pool.status},
             )
         unrefunded = (
@@ -99,6 +99,7 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
             # A deposit confirmed after the pool was settled: it is refunded like the rest.
             pool.status, pool.status_reason = Pool.Status.REFUNDING, "A late deposit is being refunded."
             pool.save(update_fields=["status", "status_reason", "updated_at"])
+            events.pool_refunding(pool=pool, previous_status=Pool.Status.REFUNDED)
         if Refund.objects.filter(pool=pool, status__in=UNSETTLED).exists():
             # Best effort: with the broker down the refunds are still recorded, and resume_jobs starts them.
             transaction.on_commit(lambda: advance_refunds.delay(pool_id), robust=True)
@@ -244,14 +245,27 @@ def _follow_batches(pool: Pool) -> None:
         final = latest_in_family(refund_tx)
         if final.status == TxStatus.CONFIRMED:
             receipt = web3_client().eth.get_transaction_receipt(final.tx_hash)
-            events = decode_refunded(receipt, refunder=chain_deployment().refunder)
-            paid_to = {Web3.to_checksum_address(event.recipient) for event in events}
-            Refund.objects.filter(transaction=refund_tx, recipient__in=paid_to).update(
-                status=Refund.Status.PAID, paid_at=timezone.now(), transaction=final
-            )
+            refunded = decode_refunded(receipt, refunder=chain_deployment().refunder)
+            paid_to = {Web3.to_checksum_address(event.recipient) for event in refunded}
+            with transaction.atomic():  # the refunds paid and their refund_batch.paid event together (an outbox)
+                paid = Refund.objects.filter(transaction=refund_tx, recipient__in=paid_to, status=Refund.Status.SENDING)
+                batch = paid.aggregate(recipients=Count("recipient", distinct=True), total=Sum("amount"))
+                paid.update(status=Refund.Status.PAID, paid_at=timezone.now(), transaction=final)
+                if batch["recipients"]:
+                    _batch_paid(pool, tx_hash=final.tx_hash, recipients=batch["recipients"], total=batch["total"])
             _progressed(pool)
         elif final.status == TxStatus.FAILED:
             Refund.objects.filter(transaction=refund_tx).update(status=Refund.Status.OWED, transaction=None)
+
+
+def _batch_paid(pool: Pool, *, tx_hash: str, recipients: int, total: int) -> None:
+    """Record a confirmed batch with what the pool still owes after it: as pools.selectors.refunds counts it, every
+    unpaid row (set-aside ones too) and what confirmed deposits no row pays yet owe."""
+    unpaid = Refund.objects.filter(pool=pool).exclude(status=Refund.Status.PAID).aggregate(owed=Sum("amount"))["owed"]
+    still_owed = int(unpaid or 0) + owed_unbatched(pool=pool)
+    events.refund_batch_paid(
+        pool=pool, tx_hash=tx_hash, recipients=recipients, total_paid=int(total or 0), still_owed=still_owed
+    )
 
 
 def refunds_advance(*, pool_id: int) -> int:

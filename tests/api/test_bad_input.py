@@ -26,7 +26,7 @@ from eth_utils import to_checksum_address
 from rest_framework.test import APIClient
 
 from agent_api import urls as api_urls
-from agent_api.models import WebhookEndpoint
+from agent_api.models import WebhookDelivery, WebhookEndpoint
 from agent_api.views.public import NoSuchEndpointApi
 from pools.models import Allocation, Launch, Pool, Refund
 from tests.api.conftest import ETH, assert_error
@@ -284,6 +284,8 @@ class World:
             headers.setdefault("HTTP_IDEMPOTENCY_KEY", uuid.uuid4().hex)
         with transaction.atomic():
             response = (client or self.client).generic(method, path, body, content_type=content_type, **headers)
+            if response.streaming:  # the event stream: read it whole (it ends at once, see the fixture)
+                response.streamed = b"".join(response.streaming_content)
             transaction.set_rollback(True)
         problem = _problem(response)
         if problem:
@@ -306,6 +308,9 @@ def _problem(response) -> str:
             assert isinstance(error["code"], str) and error["code"] and error["message"]
         except Exception:  # noqa: BLE001 - any way of not being the error shape is the finding
             return f"{status} not in the error shape: {response.content[:300]!r}"
+    elif response.streaming:
+        if not response["Content-Type"].startswith("text/event-stream") or not response.streamed.startswith(b"retry:"):
+            return f"{status} a stream that is not server-sent events: {response.streamed[:300]!r}"
     elif status != 204:
         try:
             response.json()
@@ -329,6 +334,10 @@ def world(alice, alice_bounds, settings, monkeypatch, launch_job_stand_in, refun
     webhook = WebhookEndpoint.objects.create(
         agent=alice.agent, url="https://example.com/hook", events=["pool.launched"], secret="whsec_test"
     )
+    delivery = WebhookDelivery.objects.create(
+        endpoint=webhook, event="pool.launched", payload={"pool_id": pool.pk}, next_attempt_at=timezone.now()
+    )
+    settings.AGENT_EVENTS_STREAM_SECONDS = 0  # the event stream ends at once: each answer is read whole
     opens_at = timezone.now() + timedelta(days=1)
     closes_at = opens_at + timedelta(days=3)
     proposal = {
@@ -342,7 +351,12 @@ def world(alice, alice_bounds, settings, monkeypatch, launch_job_stand_in, refun
     return World(
         client=client,
         anonymous=anonymous,
-        path_values={"pool_id": str(pool.pk), "address": ADDRESS, "webhook_id": str(webhook.pk)},
+        path_values={
+            "pool_id": str(pool.pk),
+            "address": ADDRESS,
+            "webhook_id": str(webhook.pk),
+            "delivery_id": str(delivery.pk),
+        },
         bodies={
             ("POST", reverse("api-agent-pools")): proposal,
             ("POST", reverse("api-agent-webhooks")): {"url": "https://example.com/other", "events": ["pool.launched"]},
