@@ -9,7 +9,8 @@ from eth_utils import is_hex_address, to_checksum_address
 from rest_framework import serializers
 
 from pools.fields import UINT256_DIGITS
-from pools.models import Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
+from pools.models import BPS, Allocation, ChainTransaction, Deposit, Launch, Pool, Refund
+from pools.selectors.refunds import DepositParts, RefundNumbers, credited_total, deposit_parts, pool_refund_numbers
 from pools.services.ledger import citation_of
 from pools.services.pools import address_problem
 from pools.services.token_image import IMAGE_MAX_BYTES, IMAGE_MAX_SIDE, UPLOAD_FORMATS
@@ -120,7 +121,10 @@ class PoolSummarySerializer(serializers.ModelSerializer):
     agent = serializers.CharField(source="agent.name")
     soft_cap = WeiAmount()
     hard_cap = WeiAmount()
-    raised = WeiAmount()
+    raised = serializers.SerializerMethodField(
+        help_text="Credited toward the raise (confirmed, accepted by the crediting rules); 0 once the raise failed or "
+        "was cancelled, as everything is then owed back."
+    )
     raise_asset = OptionalEthAddress(help_text="ERC-20 address, or empty for native ETH.")
     deposit_address = OptionalEthAddress(help_text="Where depositors send funds; empty until the pool is scheduled.")
     refunds_waiting = serializers.SerializerMethodField(
@@ -149,6 +153,10 @@ class PoolSummarySerializer(serializers.ModelSerializer):
             "refunds_waiting",
         ]
 
+    @extend_schema_field(WeiAmount())
+    def get_raised(self, pool: Pool) -> str:
+        return str(credited_total(pool=pool))
+
     @extend_schema_field(RefundsWaitingSerializer(allow_null=True))
     def get_refunds_waiting(self, pool: Pool) -> dict | None:
         return RefundsWaitingSerializer(pool).data if pool.waiting_code else None
@@ -173,13 +181,32 @@ class LaunchSummarySerializer(serializers.ModelSerializer):
         ]
 
 
+class RefundNumbersSerializer(serializers.Serializer):
+    """docs/api.md, "Owed, paid and still owed"."""
+
+    owed = WeiAmount(
+        help_text="Everything that must go back: over-cap and refused parts, or every deposit once the raise failed "
+        "or was cancelled (deposits without a sender excepted). It only grows, with late deposits."
+    )
+    paid = WeiAmount(help_text="Paid back: refunds the Refunder's Refunded events settled.")
+    still_owed = WeiAmount(
+        help_text="owed - paid. Includes refunds not requested yet, those in a batch being sent (`sending`) and those "
+        "set aside for manual handling (`set_aside`): they are not paid until a Refunded event says so."
+    )
+    sending = WeiAmount(help_text="Part of still_owed in a refund batch being sent now.")
+    set_aside = WeiAmount(help_text="Part of still_owed an admin set aside for manual handling (no batch pays it).")
+
+
 class PoolDetailSerializer(PoolSummarySerializer):
     min_contribution = WeiAmount()
     max_contribution = WeiAmount()
     total_supply = WeiAmount()
     max_buy_per_tx = WeiAmount()
     target_price_usd_e8 = WeiAmount()
-    refund_owed = WeiAmount()
+    refund_owed = serializers.SerializerMethodField(
+        help_text="Deprecated, kept for compatibility: the same as refunds.still_owed (it drops as refunds are paid)."
+    )
+    refunds = serializers.SerializerMethodField()
     fee_recipient = OptionalEthAddress()
     treasury_address = OptionalEthAddress()
     links = TokenLinkSerializer(many=True)
@@ -190,6 +217,14 @@ class PoolDetailSerializer(PoolSummarySerializer):
     launch = serializers.SerializerMethodField()
 
     class Meta(PoolSummarySerializer.Meta):
+        # The model's bps fields are plain integers; the schema should say what the rules allow (at most 10,000).
+        extra_kwargs = {
+            name: {"max_value": BPS}
+            for name in (
+                "liquidity_supply_bps", "depositor_supply_bps", "agent_supply_bps", "liquidity_raise_bps", "fee_bps",
+                "oracle_tolerance_bps",
+            )
+        }  # fmt: skip
         fields = [
             *PoolSummarySerializer.Meta.fields,
             "status_reason",
@@ -220,6 +255,7 @@ class PoolDetailSerializer(PoolSummarySerializer):
             "oracle_tolerance_bps",
             "oracle_max_age_seconds",
             "refund_owed",
+            "refunds",
             "created_at",
             "closed_at",
             "description",
@@ -227,6 +263,20 @@ class PoolDetailSerializer(PoolSummarySerializer):
             "image_url",
             "launch",
         ]
+
+    def _refund_numbers(self, pool: Pool) -> RefundNumbers:
+        cached = getattr(self, "_numbers", None)
+        if cached is None or cached[0] != pool.pk:
+            cached = self._numbers = (pool.pk, pool_refund_numbers(pool=pool))
+        return cached[1]
+
+    @extend_schema_field(WeiAmount())
+    def get_refund_owed(self, pool: Pool) -> str:
+        return str(self._refund_numbers(pool).still_owed)
+
+    @extend_schema_field(RefundNumbersSerializer)
+    def get_refunds(self, pool: Pool) -> dict:
+        return RefundNumbersSerializer(self._refund_numbers(pool)).data
 
     def get_image_url(self, pool: Pool) -> str | None:
         return reverse("pool-image", args=[pool.pk]) if pool.image_type else None
@@ -237,14 +287,36 @@ class PoolDetailSerializer(PoolSummarySerializer):
         return LaunchSummarySerializer(launch).data if launch else None
 
 
+class DepositListSerializer(serializers.ListSerializer):
+    """Works out the parts of a page of deposits at once (deposit_parts, a fixed number of queries), not one by one."""
+
+    def to_representation(self, data):
+        deposits = list(data.all() if hasattr(data, "all") else data)
+        known = self.context.get("deposit_parts", {})  # worked out by the caller for several lists at once
+        self.child.parts = known if all(d.pk in known for d in deposits) else deposit_parts(deposits=deposits)
+        return super().to_representation(deposits)
+
+
 class DepositSerializer(serializers.ModelSerializer):
+    """A deposit and its split now: once the raise failed or was cancelled, credited is 0 and all of it is owed back
+    (refund_reason pool_failed), whatever the crediting rules had decided while it could still launch."""
+
     sender = EthAddress()
     amount = WeiAmount()
-    credited_amount = WeiAmount()
-    refund_amount = WeiAmount()
+    credited_amount = WeiAmount(help_text="The part counted toward the raise; 0 once the raise failed or is cancelled.")
+    refund_amount = WeiAmount(
+        help_text="The part owed back (paid or not): the crediting rules' refused part, or all of it once the raise "
+        "failed or was cancelled (0 without a sender, no_sender)."
+    )
+    refund_paid = serializers.SerializerMethodField(help_text="Of refund_amount, what refunds have paid back.")
+    refund_still_owed = serializers.SerializerMethodField(
+        help_text="refund_amount - refund_paid: not requested yet, in a batch being sent, or set aside."
+    )
+    parts: dict[int, DepositParts]
 
     class Meta:
         model = Deposit
+        list_serializer_class = DepositListSerializer
         fields = [
             "id",
             "tx_hash",
@@ -256,10 +328,32 @@ class DepositSerializer(serializers.ModelSerializer):
             "credited_amount",
             "refund_amount",
             "refund_reason",
+            "refund_paid",
+            "refund_still_owed",
             "block_number",
             "block_timestamp",
             "seen_at",
         ]
+
+    def _parts(self, deposit: Deposit) -> DepositParts:
+        parts = getattr(self, "parts", {})
+        if deposit.pk not in parts:  # one deposit alone, not through DepositListSerializer
+            parts = self.parts = {**parts, **deposit_parts(deposits=[deposit])}
+        return parts[deposit.pk]
+
+    def to_representation(self, deposit: Deposit) -> dict:
+        data = super().to_representation(deposit)
+        parts = self._parts(deposit)
+        data.update(credited_amount=str(parts.credited), refund_amount=str(parts.refund), refund_reason=parts.reason)
+        return data
+
+    @extend_schema_field(WeiAmount())
+    def get_refund_paid(self, deposit: Deposit) -> str:
+        return str(self._parts(deposit).paid)
+
+    @extend_schema_field(WeiAmount())
+    def get_refund_still_owed(self, deposit: Deposit) -> str:
+        return str(self._parts(deposit).still_owed)
 
 
 @extend_schema_field(
@@ -372,7 +466,7 @@ class ChainTransactionSerializer(serializers.ModelSerializer):
 
 class LaunchStatusSerializer(serializers.ModelSerializer):
     pool_id = serializers.IntegerField()
-    pool_status = serializers.CharField(source="pool.status")
+    pool_status = serializers.ChoiceField(choices=Pool.Status.choices, source="pool.status")
     raise_amount = WeiAmount()
     token_address = OptionalEthAddress()
     pair_address = OptionalEthAddress()

@@ -383,14 +383,22 @@ def check_crediting(
         if decision is None or item.get("status") != "confirmed":
             continue
         shown = (str(item.get("credited_amount")), str(item.get("refund_amount")))
-        if shown != (str(decision.credited), str(decision.refund)):
+        # Once the pool is refunded in full nothing stays credited: the site shows every deposit owed back whole.
+        expected = (
+            (decision.credited, decision.refund)
+            if facts.refund_all_at is None
+            else (0, decision.credited + decision.refund)
+        )
+        if shown != (str(expected[0]), str(expected[1])):
             disagree += 1
+            rules = "the crediting rules give" if facts.refund_all_at is None else "refunded in full, the rules give"
             report.fail(
                 f"{describe(key)}: the site shows credited {shown[0]} and owed back {shown[1]}, "
-                f"the crediting rules give {decision.credited} and {decision.refund}"
+                f"{rules} {expected[0]} and {expected[1]}"
             )
     if not disagree:
-        report.ok("the site's credited and owed-back parts are the crediting rules' (confirmed deposits)")
+        whole = "" if facts.refund_all_at is None else ", all owed back since the pool is refunded in full"
+        report.ok(f"the site's credited and owed-back parts are the crediting rules' (confirmed deposits{whole})")
     return decisions, books
 
 
