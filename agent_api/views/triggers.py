@@ -14,8 +14,10 @@ from rest_framework.views import APIView
 from agent_api.schema import error_responses
 from agent_api.serializers import LaunchStatusSerializer, WeiAmount
 from agent_api.views.idempotent import IDEMPOTENCY_KEY_REQUIRED, idempotent_response, run_idempotently
+from agent_api.views.quote import SignedInteger
 from chain.errors import ChainError
 from pools.errors import ApplicationError
+from pools.models import Pool
 from pools.selectors.pools import launch_get_for_pool, pool_get_for_agent
 from pools.services import launch, refunds
 from pools.signer_client import SignerError
@@ -80,7 +82,7 @@ class AgentPoolLaunchDryRunApi(APIView):
         agent_tokens = WeiAmount()
         price_in_asset = WeiAmount(allow_null=True)
         price_usd_e8 = WeiAmount(allow_null=True)
-        oracle_answer = WeiAmount()
+        oracle_answer = SignedInteger(help_text="The price feed's answer (int256: may be negative).")
         merkle_root = serializers.CharField()
         gas = serializers.IntegerField(allow_null=True)
         simulated_in_ms = serializers.IntegerField()
@@ -110,7 +112,7 @@ class AgentPoolRefundRequestApi(APIView):
     @extend_schema_serializer(component_name="RefundRequestAccepted")
     class OutputSerializer(serializers.Serializer):
         pool_id = serializers.IntegerField()
-        pool_status = serializers.CharField()
+        pool_status = serializers.ChoiceField(choices=Pool.Status.choices)
         refund_count = serializers.IntegerField(help_text="Refunds this request created (0: all is in one already).")
         refund_amount = WeiAmount(help_text="Their total, in the raise asset's smallest unit.")
 
