@@ -22,10 +22,12 @@ test-faults: bootstrap  ## fault injection: chain drops and 60 s stalls, restart
 
 bootstrap: $(VENV)/.installed node_modules/.installed build/contracts/.built  ## install what is missing (idempotent)
 
-$(VENV)/.installed: requirements.txt enclave_signer/requirements.txt enclave_signer/requirements-dstack.txt
+$(VENV)/.installed: requirements.txt enclave_signer/requirements.txt enclave_signer/requirements-dstack.txt sdk/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "Python 3.11 is required (found: $(PYTHON)); install python3.11 and run again"; exit 2; }
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@# The agent SDK (sdk/), editable: the tests and the example agent import launchpad_sdk from the checkout.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./sdk
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
