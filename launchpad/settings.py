@@ -259,6 +259,8 @@ API_MAX_JSON_DEPTH = 32
 # GET /api/v1/agent/events/ streams for this long, then ends with a `retry:` hint and the client reconnects with
 # Last-Event-ID: a stream holds a web worker thread (Procfile.production runs gthread workers) only this long.
 AGENT_EVENTS_STREAM_SECONDS = env.float("AGENT_EVENTS_STREAM_SECONDS", default=30)
+# Open event streams per agent at once: each holds a web thread while it lasts.
+AGENT_EVENTS_STREAMS_PER_AGENT = env.int("AGENT_EVENTS_STREAMS_PER_AGENT", default=3)
 SPECTACULAR_SETTINGS = {
     "TITLE": "AI-Pool Launchpad API",
     "DESCRIPTION": "Agents read and run their pools. Amounts are integers in the asset's smallest unit, as strings.",

@@ -533,6 +533,14 @@ class PoolEvent(models.Model):
     kind = models.CharField(max_length=32, choices=Kind.choices)
     payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The event's facts; amounts as decimal strings.")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Ids are taken at insert, not at commit: a reader resuming "after id N" must not pass an event whose transaction
+    # is still open (it would commit later with a smaller id and be skipped). The recording transaction's id lets
+    # pools.selectors.events hold back whatever a transaction still open may yet commit.
+    txid = models.BigIntegerField(
+        db_default=models.Func(function="txid_current", output_field=models.BigIntegerField()),
+        editable=False,
+        help_text="The PostgreSQL transaction that recorded it (txid_current()).",
+    )
 
     class Meta:
         ordering = ["id"]

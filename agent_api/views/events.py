@@ -10,18 +10,20 @@ EventSource clients reconnect by themselves with the Last-Event-ID header.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from time import monotonic, sleep
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -39,6 +41,7 @@ RECONNECT_MILLISECONDS = 1_000
 STREAM_BATCH = 100
 PAGE_DEFAULT, PAGE_MAX = 100, 500
 LAST_EVENT_ID_HEADER = "Last-Event-ID"
+EVENT_ID_MAX_DIGITS = 19  # a bigint: int() of thousands of digits would be refused by Python, as a 500
 
 
 class EventStreamRenderer(BaseRenderer):
@@ -68,8 +71,58 @@ def sse_frame(event: PoolEvent) -> str:
     return f"id: {event.pk}\nevent: {event.kind}\ndata: {data}\n\n"
 
 
-def event_stream(*, agent_id: int, after_id: int, seconds: float) -> Iterator[str]:
-    """The agent's events after `after_id` as SSE frames, as they come, for `seconds`; then a reconnect hint."""
+def _streams_key(agent_id: int) -> str:
+    return f"agent-event-streams:{agent_id}"
+
+
+def stream_slot_take(*, agent_id: int, seconds: float) -> bool:
+    """Count one more open stream of the agent's; False (and nothing counted) when it has as many as allowed.
+
+    Each open stream holds a web thread: without a cap one key could hold them all. Counted in the cache, expiring
+    a little after the longest stream so a crashed process does not keep its slots; a cache outage lets the stream
+    through (the cap protects capacity, not money, like the rate limits)."""
+    key = _streams_key(agent_id)
+    try:
+        cache.add(key, 0, timeout=seconds + 60)
+        if cache.incr(key) > settings.AGENT_EVENTS_STREAMS_PER_AGENT:
+            cache.decr(key)
+            return False
+        cache.touch(key, timeout=seconds + 60)
+    except Exception:  # noqa: BLE001 - see above: no cache, no cap
+        return True
+    return True
+
+
+def stream_slot_give_back(*, agent_id: int) -> None:
+    with contextlib.suppress(Exception):  # expired, or no cache: nothing to give back
+        cache.decr(_streams_key(agent_id))
+
+
+class EventStream:
+    """The agent's events after `after_id` as SSE frames, as they come, for `seconds`; then a reconnect hint.
+
+    Its close() (which Django calls when the response is closed: the stream ended, or the client left, even before
+    the first frame) gives back the agent's stream slot, once."""
+
+    def __init__(self, *, agent_id: int, after_id: int, seconds: float):
+        self.agent_id = agent_id
+        self._frames = _event_frames(agent_id=agent_id, after_id=after_id, seconds=seconds)
+        self._open = True
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._frames)
+
+    def close(self) -> None:
+        self._frames.close()
+        if self._open:
+            self._open = False
+            stream_slot_give_back(agent_id=self.agent_id)
+
+
+def _event_frames(*, agent_id: int, after_id: int, seconds: float) -> Iterator[str]:
     started = last_sent = monotonic()
     yield f"retry: {RECONNECT_MILLISECONDS}\n: your pools' events after id {after_id}\n\n"
     while True:
@@ -142,6 +195,7 @@ class AgentEventStreamApi(StrictQueryParams, APIView):
     class FilterSerializer(serializers.Serializer):
         last_event_id = serializers.IntegerField(
             min_value=0,
+            max_value=2**63 - 1,
             required=False,
             help_text="Events after this id. The Last-Event-ID header wins when both are given. Left out: the stream "
             "sends new events only, the JSON page starts at the first event (0 replays everything).",
@@ -160,7 +214,7 @@ class AgentEventStreamApi(StrictQueryParams, APIView):
             OpenApiParameter("format", exclude=True),
             OpenApiParameter(
                 LAST_EVENT_ID_HEADER,
-                {"type": "string", "pattern": "^[0-9]*$"},  # digits, as _after_id takes them (empty: none)
+                {"type": "string", "pattern": f"^[0-9]{{0,{EVENT_ID_MAX_DIGITS}}}$"},  # as _after_id takes them
                 OpenApiParameter.HEADER,
                 required=False,
                 description="The id of the last event you received (EventSource sends it when it reconnects).",
@@ -181,8 +235,14 @@ class AgentEventStreamApi(StrictQueryParams, APIView):
             if after_id is None:
                 after_id = pool_event_latest_id()
             seconds = settings.AGENT_EVENTS_STREAM_SECONDS
+            if not stream_slot_take(agent_id=agent_id, seconds=seconds):
+                raise Throttled(
+                    wait=seconds,
+                    detail=f"You have {settings.AGENT_EVENTS_STREAMS_PER_AGENT} event streams open already, as many "
+                    "as allowed: close one, or poll with Accept: application/json.",
+                )
             response = StreamingHttpResponse(
-                event_stream(agent_id=agent_id, after_id=after_id, seconds=seconds), content_type="text/event-stream"
+                EventStream(agent_id=agent_id, after_id=after_id, seconds=seconds), content_type="text/event-stream"
             )
             response["Cache-Control"] = "no-cache"
             response["X-Accel-Buffering"] = "no"  # nginx: pass each message on at once
@@ -203,7 +263,7 @@ class AgentEventStreamApi(StrictQueryParams, APIView):
         header = request.headers.get(LAST_EVENT_ID_HEADER)
         if header is None or header == "":
             return self.query_filters.get("last_event_id")
-        if not (header.isascii() and header.isdigit()):
+        if not (header.isascii() and header.isdigit()) or len(header) > EVENT_ID_MAX_DIGITS:
             raise ValidationError({LAST_EVENT_ID_HEADER: ["Not an event id: a whole number."]})
         return int(header)
 

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from agent_api.schema import error_responses
 from agent_api.serializers import LaunchStatusSerializer, WeiAmount
 from agent_api.views.idempotent import IDEMPOTENCY_KEY_REQUIRED, idempotent_response, run_idempotently
+from agent_api.views.params import StrictQueryParams
 from agent_api.views.quote import SignedInteger
 from chain.errors import ChainError
 from pools.errors import ApplicationError
@@ -62,7 +63,7 @@ class AgentPoolLaunchApi(APIView):
         return idempotent_response(run_idempotently(request, required=True, execute=request_launch))
 
 
-class AgentPoolLaunchDryRunApi(APIView):
+class AgentPoolLaunchDryRunApi(StrictQueryParams, APIView):
     """Simulate your pool's launch against the current chain (eth_call); nothing is sent or changed."""
 
     throttle_scopes = {"POST": "agent_trigger"}
@@ -90,7 +91,7 @@ class AgentPoolLaunchDryRunApi(APIView):
     @extend_schema(
         operation_id="agent_pools_launch_dry_run",
         request=None,
-        responses={200: OutputSerializer, **error_responses(401, 404, 409, 429, 503)},
+        responses={200: OutputSerializer, **error_responses(400, 401, 404, 409, 429, 503)},
     )
     def post(self, request, pool_id: int):
         """What the launch would do now: token address, amounts, price in the asset and in USD, gas."""

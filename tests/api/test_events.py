@@ -586,3 +586,66 @@ def test_on_chain_every_step_of_a_launched_pool_and_its_over_cap_refund_is_an_ev
     streamed = read_stream(alice.client().get(reverse("api-agent-events"), {"last_event_id": 0}))
     assert [m["event"] for m in streamed] == expected
     assert streamed[-1]["data"] == {"pool_id": pool.pk, **batch}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_event_committed_after_a_newer_one_is_not_skipped_by_a_reader_resuming_after_the_newer():
+    """Ids are taken at insert: a transaction still open holds event N while a later one commits N+1. A reader that
+    got N+1 and resumed after it would never see N; the selector holds N+1 back until N's transaction is over."""
+    import psycopg
+    from django.db import connection
+
+    from pools.selectors.events import pool_event_latest_id, pool_events_for_agent
+
+    pool = PoolFactory()
+    agent_id = pool.agent_id
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params) as slow:  # a second session: the long transaction of, say, the indexer
+        with slow.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {PoolEvent._meta.db_table} (pool_id, kind, payload, created_at) "  # noqa: S608
+                "VALUES (%s, %s, '{}'::jsonb, now()) RETURNING id",
+                [pool.pk, PoolEvent.Kind.POOL_CLOSED],
+            )
+            held = cursor.fetchone()[0]
+        newer = PoolEvent.objects.create(pool=pool, kind=PoolEvent.Kind.POOL_LAUNCHED, payload={})  # committed
+        assert newer.pk > held
+
+        assert list(pool_events_for_agent(agent_id=agent_id, after_id=0, limit=10)) == []
+        assert pool_event_latest_id() < held
+        slow.commit()
+
+    assert [e.pk for e in pool_events_for_agent(agent_id=agent_id, after_id=0, limit=10)] == [held, newer.pk]
+    assert pool_event_latest_id() == newer.pk
+
+
+def test_an_agent_holds_at_most_its_share_of_open_streams_and_a_closed_one_gives_its_slot_back(
+    alice, bob, short_streams, settings
+):
+    """Each open stream holds a web thread: one key may not take them all (429, with Retry-After)."""
+    from django.core.cache import cache
+
+    settings.AGENT_EVENTS_STREAMS_PER_AGENT = 2
+    key = f"agent-event-streams:{alice.agent.pk}"
+    cache.delete_many([key, f"agent-event-streams:{bob.agent.pk}"])
+    client = alice.client()
+    url = reverse("api-agent-events")
+
+    first, second = client.get(url), client.get(url)  # open: nothing read from them yet
+    refused = client.get(url)
+    other_agent = bob.client().get(url)
+    read_stream(first)  # it ends (a second here), and its slot comes back
+    again = client.get(url)
+
+    assert (first.status_code, second.status_code, other_agent.status_code, again.status_code) == (200,) * 4
+    assert_error(refused, 429, "throttled")
+    assert int(refused["Retry-After"]) >= 1
+    for response in (second, other_agent, again):
+        read_stream(response)
+    assert cache.get(key) == 0
+
+    # A client that leaves before the first frame: Django closes the response, and close() gives the slot back.
+    assert events_view.stream_slot_take(agent_id=alice.agent.pk, seconds=1)
+    events_view.EventStream(agent_id=alice.agent.pk, after_id=0, seconds=1).close()
+    assert cache.get(key) == 0

@@ -179,5 +179,21 @@ def test_the_schema_states_the_page_limits(client):
     parameters = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/agent/pools/"]["get"]["parameters"]}
 
     assert parameters["limit"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
-    assert parameters["offset"] == {"type": "integer", "minimum": 0, "default": 0}
+    assert parameters["offset"] == {"type": "integer", "minimum": 0, "maximum": 10**15, "default": 0}
     assert parameters["status"]["enum"]
+
+
+def test_a_page_number_of_thousands_of_digits_is_a_400_not_a_server_error(alice):
+    """Python refuses int() of more than 4,300 digits: the digits are counted first."""
+    client = alice.client()
+    for name in ("limit", "offset"):
+        response = client.get(reverse("api-agent-pools"), {name: "9" * 5_000})
+        assert response.status_code == 400 and name in response.json()["error"]["details"], response.content[:200]
+    response = client.get(reverse("api-agent-events"), HTTP_LAST_EVENT_ID="9" * 5_000)
+    assert response.status_code == 400, response.content[:200]
+
+
+def test_the_dry_run_refuses_a_query_parameter_it_does_not_take(alice):
+    pool = PoolFactory(agent=alice.agent, status=Pool.Status.CLOSED)
+    response = alice.client().post(reverse("api-agent-pool-launch-dry-run", args=[pool.pk]) + "?format=json")
+    assert response.status_code == 400 and "format" in response.json()["error"]["details"]
