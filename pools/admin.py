@@ -114,7 +114,8 @@ POOL_ACTIONS = {
     for action in [
         PoolAction(
             "schedule", "Schedule", "Yes, schedule it", "scheduled: the deposit address is ready",
-            frozenset({Status.DRAFT}), lambda pool, request: pool_schedule(pool_id=pool.pk),
+            frozenset({Status.DRAFT}),
+            lambda pool, request: pool_schedule(pool_id=pool.pk, reviewed=request.POST.get(f"reviewed-{pool.pk}")),
         ),
         PoolAction(
             "close_early", "Close early", "Yes, close the raise now", "closed",
@@ -536,6 +537,7 @@ def _what_happens(action: PoolAction, pool: Pool) -> dict:
         "deposits": deposits["count"],
         "deposited": _amount(pool, int(deposits["total"] or 0)),
         "soft_cap_met": pool.raised >= pool.soft_cap,
+        "reviewed": pool.updated_at.isoformat(),  # the version confirmed: a draft its agent changed since is refused
     }
     if pool.status not in action.statuses:
         facts["refused"] = f"It is {pool.get_status_display().lower()}: {action.title.lower()} is not possible."

@@ -311,15 +311,29 @@ def signer_credit_params(*, pool: Pool) -> dict:
 # --- transitions --------------------------------------------------------------------------------------------------
 
 
-def pool_schedule(*, pool_id: int) -> Pool:
+class PoolChangedSinceReview(ApplicationError):
+    status_code = 409
+    code = "pool_changed_since_review"
+
+
+def pool_schedule(*, pool_id: int, reviewed: str | None = None) -> Pool:
     """DRAFT → SCHEDULED: validate (the raise asset's symbol and decimals against the chain's), and have the signer
-    create the pool's key and seal its parameters."""
+    create the pool's key and seal its parameters.
+
+    `reviewed`: the draft's `updated_at` (ISO 8601) as the admin saw it on the confirmation page. An agent may change
+    its draft until it is scheduled; one changed since the admin's review is refused, so the signer never seals terms
+    nobody reviewed."""
     from pools.signer import signer_client
 
     with transaction.atomic():
         pool = _locked(pool_id)
         if pool.status == Status.SCHEDULED and pool.deposit_address:
             return pool  # already done: scheduling twice changes nothing
+        if reviewed is not None and pool.status == Status.DRAFT and reviewed != pool.updated_at.isoformat():
+            raise PoolChangedSinceReview(
+                "The draft changed since you reviewed it (its agent edited it): review it again before scheduling.",
+                details={"reviewed": reviewed, "updated_at": pool.updated_at.isoformat()},
+            )
         transition_pool(pool, Status.SCHEDULED)
         _validate(pool, for_schedule=True)
         # The backstop for a symbol or decimals typed by hand (or saved before they were read from the token): the

@@ -143,3 +143,22 @@ def test_an_action_the_pool_status_does_not_allow_is_refused_on_its_page_and_by_
     assert "Not possible now: It is launched" in page and 'value="Yes, cancel' not in page
     assert "cannot become cancelled" in done and pool.status == Pool.Status.LAUNCHED
     assert unknown.status_code == 404
+
+
+def test_a_draft_its_agent_changed_after_the_admin_reviewed_it_is_not_scheduled(staff_client):
+    """The agent may PATCH its draft until it is scheduled: the admin's confirmation names the version it showed, and
+    a draft changed since is refused before the signer seals anything (no signer runs here: it is never reached)."""
+    import re
+
+    pool = pool_in(Pool.Status.DRAFT)
+    url = reverse("admin:pools_pool_action", args=[pool.pk, "schedule"])
+    page = staff_client.get(url).content.decode()
+    reviewed = re.search(rf'name="reviewed-{pool.pk}" value="([^"]+)"', page)[1]
+    assert reviewed == pool.updated_at.isoformat()
+
+    Pool.objects.filter(pk=pool.pk).update(fee_bps=1_000, updated_at=timezone.now() + timedelta(seconds=1))  # a PATCH
+    done = staff_client.post(url, {f"reviewed-{pool.pk}": reviewed}, follow=True).content.decode()
+
+    pool.refresh_from_db()
+    assert pool.status == Pool.Status.DRAFT and not pool.deposit_address
+    assert "changed since you reviewed it" in done
