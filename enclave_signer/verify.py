@@ -373,7 +373,7 @@ def check_crediting(
     else:
         report.note("no allocation: the pool is refunded in full, it can never launch")
     by_key = {d.key: d for d in decisions}
-    disagree = 0
+    compared = []  # (key, shown, the rules' split, the refunded-in-full split)
     for item in listed:
         try:
             key = parse_citation(item.get("citation")).key(chain_id=chain_id)
@@ -383,22 +383,32 @@ def check_crediting(
         if decision is None or item.get("status") != "confirmed":
             continue
         shown = (str(item.get("credited_amount")), str(item.get("refund_amount")))
-        # Once the pool is refunded in full nothing stays credited: the site shows every deposit owed back whole.
-        expected = (
-            (decision.credited, decision.refund)
-            if facts.refund_all_at is None
-            else (0, decision.credited + decision.refund)
+        rules = (str(decision.credited), str(decision.refund))
+        compared.append((key, shown, rules, ("0", str(decision.credited + decision.refund))))
+    # Once the pool is refunded in full nothing stays credited: the site shows every deposit owed back whole. The site
+    # does so from the failure (or cancel) on; the signer enters its refund-all phase with the first refund batch, so
+    # before that entry the site may show every deposit owed back in full, all of them or none.
+    whole = facts.refund_all_at is not None
+    shown_in_full = bool(compared) and all(shown == in_full for _, shown, _, in_full in compared)
+    if not whole and shown_in_full and any(shown != rules for _, shown, rules, _ in compared):
+        whole = True
+        report.note(
+            "the site shows every deposit owed back in full (the pool failed or was cancelled); the signer's log "
+            "has no pool_refund_all yet: it comes with the pool's first refund batch"
         )
-        if shown != (str(expected[0]), str(expected[1])):
+    disagree = 0
+    for key, shown, rules, in_full in compared:
+        expected = in_full if whole else rules
+        if shown != expected:
             disagree += 1
-            rules = "the crediting rules give" if facts.refund_all_at is None else "refunded in full, the rules give"
+            how = "refunded in full, the rules give" if whole else "the crediting rules give"
             report.fail(
                 f"{describe(key)}: the site shows credited {shown[0]} and owed back {shown[1]}, "
-                f"{rules} {expected[0]} and {expected[1]}"
+                f"{how} {expected[0]} and {expected[1]}"
             )
     if not disagree:
-        whole = "" if facts.refund_all_at is None else ", all owed back since the pool is refunded in full"
-        report.ok(f"the site's credited and owed-back parts are the crediting rules' (confirmed deposits{whole})")
+        note = ", all owed back since the pool is refunded in full" if whole else ""
+        report.ok(f"the site's credited and owed-back parts are the crediting rules' (confirmed deposits{note})")
     return decisions, books
 
 
