@@ -6,7 +6,8 @@ together: every PoolEvent.Kind has a serializer here, and the payload each servi
 schema generated from it, with no key left undocumented.
 
 A webhook delivery is the envelope {id, event, created_at, data}; `data` is the event's payload with the pool's id
-first (agent_api/services/webhooks.py).
+first (agent_api/services/webhooks.py). The `ping` test delivery (`webhook_ping`) is about no pool: its own payload,
+PingData, is described here too.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, OpenApiWebhook, extend_schema, extend_schema_field
 from rest_framework import serializers
 
+from agent_api.models import PING_EVENT
 from agent_api.serializers import EthAddress, WeiAmount
 from pools.models import Pool, PoolEvent
 
@@ -112,6 +114,13 @@ class RefundBatchPaidData(_PoolEventData):
     still_owed = WeiAmount(help_text="What the pool still owes after this batch.")
 
 
+class PingData(serializers.Serializer):
+    """The test delivery's payload (POST /api/v1/agent/webhooks/{id}/test/): about an endpoint, not a pool."""
+
+    webhook_id = serializers.IntegerField(help_text="The endpoint the test was asked for.")
+    message = serializers.CharField()
+
+
 # Every kind's payload (a test fails when a kind is missing).
 EVENT_DATA: dict[str, type[serializers.Serializer]] = {
     Kind.DEPOSIT_CREDITED: DepositCreditedData,
@@ -159,6 +168,11 @@ _DELIVERY = (
     "Answer with any 2xx within 5 seconds; anything else is retried with backoff (docs/api.md, Webhooks)."
 )
 
+_PING_DELIVERY = (
+    "POSTed to one of your endpoints when you ask for it (POST /api/v1/agent/webhooks/{id}/test/), whatever events "
+    "it wants, signed and retried like every delivery: check that your receiver verifies X-Launchpad-Signature."
+)
+
 WEBHOOKS = [
     OpenApiWebhook(
         name=str(kind),
@@ -170,4 +184,14 @@ WEBHOOKS = [
         ),
     )
     for kind, data in EVENT_DATA.items()
+] + [
+    OpenApiWebhook(
+        name=PING_EVENT,
+        decorator=extend_schema(
+            summary="A test delivery",
+            description=_PING_DELIVERY,
+            request=_envelope(PING_EVENT, PingData),
+            responses={200: OpenApiResponse(description="Received (any 2xx will do).")},
+        ),
+    )
 ]

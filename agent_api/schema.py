@@ -213,14 +213,17 @@ OPERATION_CODES: dict[str, dict[int, tuple[str, ...]]] = {
     },
     "agent_pools_quote": {404: ("pool_not_found",)},
     "agent_pools_quote_proposal": {400: _PROPOSAL_400, 403: ("proposals_not_allowed",)},
-    "agent_webhooks_create": {400: ("webhook_url_not_allowed", *_KEY_400), 409: ("too_many_webhooks",)},
+    "agent_webhooks_create": {
+        400: ("webhook_url_not_allowed", *_KEY_400),
+        409: ("too_many_webhooks", "webhook_deleted"),  # webhook_deleted: a key's replay after the endpoint's deletion
+    },
     "agent_webhooks_retrieve": {404: ("webhook_not_found",)},
     "agent_webhooks_destroy": {404: ("webhook_not_found",)},
-    "agent_webhooks_test_create": {404: ("webhook_not_found",), 409: ("webhook_inactive", "webhook_deleted")},
+    "agent_webhooks_test_create": {404: ("webhook_not_found",), 409: ("webhook_inactive",)},
     "agent_webhooks_deliveries_list": {404: ("webhook_not_found",)},
     "agent_webhooks_deliveries_redeliver": {
         404: ("webhook_not_found", "webhook_delivery_not_found"),
-        409: ("webhook_inactive", "webhook_deleted"),
+        409: ("webhook_inactive",),
     },
     "pools_retrieve": {404: ("pool_not_found",)},
     "pools_deposits_list": {404: ("pool_not_found",)},

@@ -316,13 +316,12 @@ def webhook_deliveries_retry_due(*, now: datetime | None = None, limit: int = 50
     """Enqueue pending deliveries whose attempt is due (a safety net for lost messages); returns how many.
 
     Every pending delivery has its next attempt scheduled, so due means `next_attempt_at <= now`, with no grace for
-    fresh ones: one enqueued twice is sent once (webhook_deliver locks the row and re-checks that it is due).
+    fresh ones: one enqueued twice is sent once (webhook_deliver locks the row and re-checks that it is due). One to a
+    deactivated endpoint is taken too: webhook_deliver marks it failed, rather than leaving it pending for ever.
     """
     now = now or timezone.now()
     due = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING, endpoint__active=True, next_attempt_at__lte=now
-        )
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now)
         .order_by("next_attempt_at", "id")
         .values_list("pk", flat=True)[:limit]
     )

@@ -47,6 +47,8 @@ def _oracle_answer(pool: Pool) -> tuple[int | None, str]:
         return None, f"unavailable ({type(exc).__name__}: {exc})"
     if feed.decimals != USD_DECIMALS:
         return None, f"the feed has {feed.decimals} decimals, expected {USD_DECIMALS}"
+    if feed.answer <= 0:  # an int256: the launch refuses a price that is not positive, and so does a preview
+        return None, f"the feed answers {feed.answer}, not a price"
     return feed.answer, ""
 
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from launchpad_sdk import ConflictError, Launchpad, LaunchpadError, amount
 
 ETHER = 10**18
-DONE = {"launched", "refunded", "cancelled", "failed"}
+DONE = {"launched", "refunded", "cancelled"}
 
 
 def eth(value: str | int | None) -> str:

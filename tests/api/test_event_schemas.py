@@ -1,6 +1,6 @@
 """The schema's webhooks section tells the truth: every event kind has a payload schema, and the payload each
 recording service in pools/services/events.py writes, delivered in its webhook envelope, validates against it with
-no key left undocumented."""
+no key left undocumented; so does the `ping` test delivery."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from drf_spectacular.generators import SchemaGenerator
 from eth_utils import to_checksum_address
 
 from agent_api.event_schemas import EVENT_DATA
-from agent_api.models import WebhookDelivery, WebhookEndpoint
-from agent_api.services.webhooks import webhook_body
+from agent_api.models import PING_EVENT, WebhookDelivery, WebhookEndpoint
+from agent_api.services.webhooks import webhook_body, webhook_ping
 from pools.models import Deposit, Pool, PoolEvent
 from pools.services import events
-from tests.factories import PoolFactory
+from tests.factories import AgentFactory, PoolFactory
 
 Kind = PoolEvent.Kind
 Status = Pool.Status
@@ -81,7 +81,7 @@ def envelope_ref(openapi: dict, kind: str) -> str:
 
 def test_every_event_kind_has_a_payload_schema_and_a_webhook_in_the_schema(openapi):
     assert set(EVENT_DATA) == set(Kind.values)
-    assert set(openapi["webhooks"]) == set(Kind.values)
+    assert set(openapi["webhooks"]) == {*Kind.values, PING_EVENT}
     assert set(RECORDERS) == set(Kind.values), "add the new kind's recorder to RECORDERS"
 
 
@@ -103,12 +103,24 @@ def test_the_recorded_payload_validates_against_its_schema_with_nothing_undocume
     )  # fmt: skip
     body = json.loads(webhook_body(delivery))
 
+    assert_documented(openapi, kind, body)
+
+
+def assert_documented(openapi: dict, kind: str, body: dict) -> None:
     envelope = validator(openapi, envelope_ref(openapi, kind))
     errors = [f"{list(error.path)}: {error.message}" for error in envelope.iter_errors(body)]
     assert not errors, errors
     data_ref = openapi["components"]["schemas"][envelope_ref(openapi, kind).rsplit("/", 1)[1]]["properties"]["data"]
     documented = set(openapi["components"]["schemas"][data_ref["$ref"].rsplit("/", 1)[1]]["properties"])
     assert set(body["data"]) == documented
+
+
+def test_the_ping_test_delivery_validates_against_its_schema_with_nothing_undocumented(db, openapi):
+    agent = AgentFactory()
+    endpoint = WebhookEndpoint.objects.create(agent=agent, url="https://agent.example/hooks", secret="whsec_x")
+    body = json.loads(webhook_body(webhook_ping(agent=agent, endpoint_id=endpoint.pk)))
+    assert (body["event"], body["data"]["webhook_id"]) == (PING_EVENT, endpoint.pk)
+    assert_documented(openapi, PING_EVENT, body)
 
 
 def test_a_payload_that_breaks_its_schema_is_refused(openapi):

@@ -149,6 +149,7 @@ def test_retry_after_reads_seconds_and_dates():
     assert parse_retry_after("Wed, 02 Dec 2026 12:00:05 GMT", now=now) == 5.0
     assert parse_retry_after("Wed, 02 Dec 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
+    assert parse_retry_after("²") is None and parse_retry_after("١٢") is None  # digits to str.isdigit(), not seconds
 
 
 def test_it_gives_up_after_max_retries_with_the_last_error(serve):
@@ -278,6 +279,20 @@ def test_the_event_stream_reconnects_with_last_event_id_when_the_server_ends_it(
     assert events[2].data == {"pool_id": 1, "status": "closed"} and events[2].pool_id == 1
     assert [seen.headers.get("last-event-id") for seen in server.seen] == ["10", "12", "12"]
     assert all(seen.headers["accept"] == "text/event-stream" for seen in server.seen)
+
+
+def test_a_frame_torn_by_a_dropped_connection_is_neither_dispatched_nor_resumed_from(serve):
+    torn = stream((41, "pool.opened", {"pool_id": 1})) + b'id: 42\nevent: b\ndata: {"pool_id": 1}\n'
+    server = serve(Answer(raw=torn), Answer(raw=stream((42, "pool.closed", {"pool_id": 1}))))
+    with Launchpad(server.url, api_key="k") as lp:
+        events = []
+        for event in lp.events(last_event_id=40, max_seconds=20):
+            events.append(event)
+            if event.event == "pool.closed":
+                break
+    # The next connection's first blank line must not complete the torn frame, and 42 was never received whole.
+    assert [(event.id, event.event) for event in events] == [("41", "pool.opened"), ("42", "pool.closed")]
+    assert [seen.headers.get("last-event-id") for seen in server.seen] == ["40", "41"]
 
 
 def test_the_event_stream_stops_after_max_seconds(serve):

@@ -364,6 +364,7 @@ class Launchpad:
             return deadline is not None and time.monotonic() >= deadline
 
         while not expired():
+            parser.new_connection()
             headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
             if parser.last_event_id is not None:
                 headers["Last-Event-ID"] = parser.last_event_id

@@ -48,7 +48,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts "²", which float() refuses
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -1,5 +1,7 @@
 """A server-sent events parser (the WHATWG rules the API's stream needs): `id:`, `event:`, `data:`, `retry:` fields,
-comment lines (`:` heartbeats) ignored, an event dispatched at each blank line."""
+comment lines (`:` heartbeats) ignored, an event dispatched at each blank line. As the standard says, an `id:` line
+becomes the last event id only when its event is dispatched, so a frame torn by a dropped connection neither moves
+the resume point nor reaches the caller (`new_connection()` drops it)."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ class Event:
 class _Pending:
     event: str = ""
     data: list[str] = field(default_factory=list)
+    id: str | None = None  # the frame's `id:`, the last event id once the frame is dispatched
 
 
 @dataclass
@@ -37,6 +40,10 @@ class SSEParser:
     last_event_id: str | None = None
     retry_ms: int | None = None
     _pending: _Pending = field(default_factory=_Pending)
+
+    def new_connection(self) -> None:
+        """Forget the unfinished frame of the previous connection: it ended mid-event and will be sent again."""
+        self._pending = _Pending()
 
     def feed(self, lines: Iterable[str]) -> Iterator[Event]:
         for line in lines:
@@ -53,12 +60,14 @@ class SSEParser:
             elif name == "data":
                 self._pending.data.append(value)
             elif name == "id" and "\x00" not in value:
-                self.last_event_id = value
-            elif name == "retry" and value.isdigit():
+                self._pending.id = value
+            elif name == "retry" and value.isascii() and value.isdigit():
                 self.retry_ms = int(value)
 
     def _dispatch(self) -> Event | None:
         pending, self._pending = self._pending, _Pending()
+        if pending.id is not None:  # even a frame without data moves the resume point
+            self.last_event_id = pending.id
         if not pending.data:
             return None
         raw = "\n".join(pending.data)
