@@ -283,10 +283,42 @@ def proposal_problems(
     return dict(sorted(problems.by_field.items()))
 
 
-def _refuse_if_problems(problems: dict[str, list[str]], *, unparsed: Mapping) -> None:
+def _image_taken_out(data: Mapping) -> tuple[dict, bytes | None]:
+    """The proposal's fields but its image, and the image decoded and re-encoded: judged first and alone, so that its
+    refusal carries a code of its own (ImageRefused), and outside any lock, as decoding takes a while."""
+    data = dict(data)
+    image_data_url = data.pop(IMAGE_FIELD, "")
+    return data, (token_image_from_data_url(image_data_url) if image_data_url else None)
+
+
+def _judge(
+    pool: Pool,
+    bounds: AgentBounds,
+    asset: AllowedRaiseAsset | None,
+    *,
+    data: Mapping,
+    image: bytes | None,
+    unparsed: Mapping[str, Sequence[str]],
+    now: datetime | None,
+) -> None:
+    """Put the image on the pool, then refuse it with every problem at once (`invalid` when a field did not parse)."""
+    if image is not None:
+        pool.image, pool.image_type = image, STORED_TYPE
+    problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed, now=now)
     if problems:
         error = InvalidProposalInput if unparsed else InvalidPoolProposal
         raise error(f"The proposal is not valid ({', '.join(problems)}); see details.", details=problems)
+
+
+def proposal_judged(
+    *, agent: Agent, data: Mapping, unparsed: Mapping[str, Sequence[str]] | None = None, now: datetime | None = None
+) -> Pool:
+    """The unsaved pool a proposal describes, judged as pool_propose judges it (the same error, code and details),
+    except for the drafts limit: quoting a proposal takes no draft."""
+    data, image = _image_taken_out(data)
+    pool, bounds, asset = proposal_pool(agent=agent, data=data)
+    _judge(pool, bounds, asset, data=data, image=image, unparsed=unparsed or {}, now=now)
+    return pool
 
 
 def pool_propose(
@@ -298,19 +330,12 @@ def pool_propose(
     with what the rules and bounds say about the rest, under the code `invalid` instead of `invalid_pool_proposal`.
     `data["image"]`, a data: URL, is stored re-encoded, or refused first with its own code (ImageRefused).
     """
-    unparsed = unparsed or {}
-    data = dict(data)
-    image_data_url = data.pop(IMAGE_FIELD, "")
-    # Judged first and alone, so that its refusal carries a code of its own; decoded outside the bounds' lock.
-    image = token_image_from_data_url(image_data_url) if image_data_url else None
+    data, image = _image_taken_out(data)
     with transaction.atomic():
         # Locking the bounds serialises an agent's proposals, so two at once cannot both pass the draft limit.
         bounds = AgentBounds.objects.select_for_update().filter(agent=agent).first()
         pool, bounds, asset = proposal_pool(agent=agent, data=data, bounds=bounds)
-        if image is not None:
-            pool.image, pool.image_type = image, STORED_TYPE
-        problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed, now=now)
-        _refuse_if_problems(problems, unparsed=unparsed)
+        _judge(pool, bounds, asset, data=data, image=image, unparsed=unparsed or {}, now=now)
 
         drafts = Pool.objects.filter(agent=agent, status=Pool.Status.DRAFT).count()
         if drafts >= bounds.max_pools_in_draft:
@@ -345,17 +370,11 @@ def pool_draft_update(
 ) -> Pool:
     """Change some fields of the agent's DRAFT pool: the draft with `data` on top is judged exactly like a proposal
     (every problem at once), and saved only if it passes. PoolNotDraft once an admin has scheduled it."""
-    unparsed = unparsed or {}
-    data = dict(data)
-    image_data_url = data.pop(IMAGE_FIELD, "")
-    image = token_image_from_data_url(image_data_url) if image_data_url else None
+    data, image = _image_taken_out(data)
     with transaction.atomic():
         pool = _draft_locked(agent=agent, pool_id=pool_id)
         pool, bounds, asset = proposal_pool(agent=agent, data=data, pool=pool)
-        if image is not None:
-            pool.image, pool.image_type = image, STORED_TYPE
-        problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed, now=now)
-        _refuse_if_problems(problems, unparsed=unparsed)
+        _judge(pool, bounds, asset, data=data, image=image, unparsed=unparsed or {}, now=now)
         pool.save()
         return pool
 

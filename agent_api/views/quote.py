@@ -14,19 +14,11 @@ from rest_framework.views import APIView
 from agent_api.parsers import ProposalJSONParser
 from agent_api.schema import error_responses
 from agent_api.serializers import WeiAmount
-from agent_api.services.proposals import (
-    IMAGE_FIELD,
-    InvalidPoolProposal,
-    InvalidProposalInput,
-    proposal_pool,
-    proposal_problems,
-)
+from agent_api.services.proposals import proposal_judged
 from agent_api.views.agent import AgentPoolProposeApi
 from agent_api.views.params import StrictQueryParams
-from pools.models import Pool
 from pools.selectors.pools import pool_get_for_agent
 from pools.selectors.quote import RaiseAmountBasis, pool_quote
-from pools.services.token_image import token_image_from_data_url
 
 
 @extend_schema_field({"type": "string", "pattern": "^-?[0-9]+$", "example": "250000000000"})
@@ -140,20 +132,5 @@ class AgentProposalQuoteApi(StrictQueryParams, APIView):
     def post(self, request):
         """What a proposal's launch would give at the soft cap, the hard cap and the current raise (nothing)."""
         values, unparsed = AgentPoolProposeApi.InputSerializer(data=request.data).parse_each_field()
-        pool = _proposal_judged(agent=request.user.agent, data=values, unparsed=unparsed)
+        pool = proposal_judged(agent=request.user.agent, data=values, unparsed=unparsed)
         return Response(QuoteSerializer(pool_quote(pool=pool)).data)
-
-
-def _proposal_judged(*, agent, data: dict, unparsed: dict) -> Pool:
-    """The unsaved pool a proposal describes, judged as pool_propose judges it (the same error, code and details),
-    except for the drafts limit: quoting a proposal takes no draft."""
-    data = dict(data)
-    image = data.pop(IMAGE_FIELD, "")
-    if image:
-        token_image_from_data_url(image)  # refused with its own code, as a proposal's image is
-    pool, bounds, asset = proposal_pool(agent=agent, data=data)
-    problems = proposal_problems(pool=pool, bounds=bounds, asset=asset, sent=data, unparsed=unparsed)
-    if problems:
-        error = InvalidProposalInput if unparsed else InvalidPoolProposal
-        raise error(f"The proposal is not valid ({', '.join(problems)}); see details.", details=problems)
-    return pool

@@ -36,7 +36,8 @@ class LaunchPreview:
     liquidity_known: bool  # False for a USD-target pool without the oracle's answer: paired and burned are guesses
 
 
-def _oracle_answer(pool: Pool) -> tuple[int | None, str]:
+def oracle_answer_now(pool: Pool) -> tuple[int | None, str]:
+    """The pool's price feed's answer now (USD per whole raise-asset unit, 8 decimals), or None and why not."""
     try:
         from chain.client import chain_deployment
         from chain.oracle import read_price_feed
@@ -56,7 +57,7 @@ def launch_preview(*, pool: Pool, raised: int | None = None, oracle_answer: int 
     """The launch's amounts and price for `raised` (default: the pool's credited raise) at the oracle's answer."""
     oracle_error = ""
     if oracle_answer is None:
-        oracle_answer, oracle_error = _oracle_answer(pool)
+        oracle_answer, oracle_error = oracle_answer_now(pool)
     return _preview(pool, raised=pool.raised if raised is None else raised, oracle=(oracle_answer, oracle_error))
 
 
@@ -119,7 +120,7 @@ class LaunchScenarios:
 
 def launch_scenarios(*, pool: Pool, oracle_answer: int | None = None) -> LaunchScenarios:
     """Three previews at one oracle answer (read once if not given), formatted for the admin's launch preview."""
-    oracle = (oracle_answer, "") if oracle_answer is not None else _oracle_answer(pool)
+    oracle = (oracle_answer, "") if oracle_answer is not None else oracle_answer_now(pool)
     previews = [_preview(pool, raised=raised, oracle=oracle) for raised in (pool.soft_cap, pool.hard_cap, pool.raised)]
     return LaunchScenarios(
         columns=[

@@ -18,9 +18,9 @@ from chain.transactions import current_fees
 from pools.models import Launch, Pool
 from pools.selectors.launch_preview import (
     LaunchPreview,
-    _oracle_answer,
     circulating_at_launch,
     launch_preview,
+    oracle_answer_now,
     worth_at_launch,
 )
 from pools.services.launch import launch_raise_amount
@@ -85,7 +85,7 @@ def pool_quote(*, pool: Pool) -> PoolQuote:
         oracle = (int(launch.oracle_answer), "")
         current, basis, note = launch.raise_amount, RaiseAmountBasis.LAUNCH, "The launch transaction's raise amount."
     else:
-        oracle = _oracle_answer(pool)  # read once, for every scenario, as the admin's preview does
+        oracle = oracle_answer_now(pool)  # read once, for every scenario, as the admin's preview does
         current, basis, note = _current_raise_amount(pool)
     token_address, pair_address, addresses_note = _addresses(pool, launch)
     return PoolQuote(

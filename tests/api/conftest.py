@@ -15,8 +15,10 @@ from rest_framework.test import APIClient
 
 from agent_api.models import AgentBounds, AllowedRaiseAsset
 from agent_api.services.api_keys import api_key_create
+from launchpad.celery import app as celery_app
 from pools.models import Launch, Pool, Refund
 from pools.services.launch import PoolCannotLaunch
+from tests.api.webhook_receiver import Receiver
 from tests.factories import AgentFactory
 
 ETH = 10**18
@@ -165,3 +167,35 @@ def proposal(**overrides) -> dict:
 
 def propose(client, body: dict, **headers):
     return client.post(reverse("api-agent-pools"), body, format="json", **headers)
+
+
+# --- webhook receivers ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def private_urls_allowed(settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+
+@pytest.fixture
+def receiver(private_urls_allowed):
+    """A webhook receiver on 127.0.0.1 that checks signatures (tests/api/webhook_receiver.py)."""
+    server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def broken_receiver(private_urls_allowed):
+    server = Receiver(status=500)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_eager():
+    """Run enqueued tasks in-process (the delivery task itself is what is tested, not the broker)."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous

@@ -22,13 +22,12 @@ from agent_api.services.webhooks import (
     webhook_emit,
 )
 from agent_api.views import events as events_view
-from launchpad.celery import app as celery_app
 from pools.models import ChainTransaction, Launch, Pool, PoolEvent, Refund
 from pools.services import events, launch, pools, refunds
 from pools.services.pools import TRANSITIONS
 from tests.api.conftest import ETH, assert_error, make_agent_with_key
 from tests.api.test_reads import make_deposit
-from tests.api.test_webhooks import Receiver, endpoint_for
+from tests.api.webhook_receiver import endpoint_for
 from tests.factories import PoolFactory
 from tests.indexer.support import fresh_address
 from tests.launch.test_lifecycle import (  # noqa: F401 - `chain` is a fixture
@@ -42,35 +41,6 @@ from tests.launch.test_lifecycle import (  # noqa: F401 - `chain` is a fixture
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def private_urls_allowed(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-
-
-@pytest.fixture
-def receiver(private_urls_allowed):
-    """A webhook receiver on 127.0.0.1 that checks signatures (tests/api/test_webhooks.py's)."""
-    server = Receiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def broken_receiver(private_urls_allowed):
-    server = Receiver(status=500)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def celery_eager():
-    """Enqueued deliveries run in-process (the delivery is under test, not the broker)."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
 
 
 STATUS_FIELDS = ("status", "previous_status", "reason")

@@ -41,7 +41,7 @@ def quote_proposal(client, body: dict):
 def oracle(monkeypatch):
     """The price feed's answer the quote reads (the chain is not running in these tests)."""
     answer = {"value": (ETH_USD, "")}
-    monkeypatch.setattr("pools.selectors.quote._oracle_answer", lambda pool: answer["value"])
+    monkeypatch.setattr("pools.selectors.quote.oracle_answer_now", lambda pool: answer["value"])
     return answer
 
 

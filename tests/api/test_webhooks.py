@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
-import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from agent_api.models import WebhookDelivery, WebhookEndpoint
+from agent_api.models import WebhookDelivery
 from agent_api.services import webhooks
 from agent_api.services.webhooks import (
     MAX_ATTEMPTS,
@@ -23,91 +17,14 @@ from agent_api.services.webhooks import (
     webhook_emit,
     webhook_endpoint_create,
 )
-from launchpad.celery import app as celery_app
 from pools.models import Pool, PoolEvent
 from pools.services import events
 from tests.api.conftest import assert_error
 from tests.api.test_reads import make_deposit
+from tests.api.webhook_receiver import endpoint_for
 from tests.factories import PoolFactory
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that checks each delivery's signature the way docs/api.md tells agents to."""
-
-    def __init__(self, *, status: int = 200):
-        self.status = status
-        self.secret = ""
-        self.received: list[dict] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                timestamp = self.headers["X-Launchpad-Timestamp"]
-                expected = hmac.new(receiver.secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-                signature_ok = hmac.compare_digest(
-                    self.headers["X-Launchpad-Signature"], "sha256=" + expected.hexdigest()
-                )
-                receiver.received.append(
-                    {
-                        "signature_ok": signature_ok,
-                        "fresh": abs(time.time() - int(timestamp)) < 300,
-                        "event": self.headers["X-Launchpad-Event"],
-                        "delivery": self.headers["X-Launchpad-Delivery"],
-                        "body": json.loads(body),
-                    }
-                )
-                self.send_response(receiver.status if signature_ok else 401)
-                self.end_headers()
-                self.wfile.write(b"ok" if receiver.status < 300 else b"receiver is broken")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def private_urls_allowed(settings):
-    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
-
-
-@pytest.fixture
-def receiver(private_urls_allowed):
-    server = Receiver()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def broken_receiver(private_urls_allowed):
-    server = Receiver(status=500)
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def celery_eager():
-    """Run enqueued tasks in-process (the delivery task itself is what is tested, not the broker)."""
-    previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = previous
-
-
-def endpoint_for(agent, server: Receiver, events=None) -> WebhookEndpoint:
-    endpoint = webhook_endpoint_create(agent=agent, url=server.url, events=events)
-    server.secret = endpoint.secret
-    return endpoint
 
 
 def test_an_event_is_delivered_signed_after_the_transaction_commits(

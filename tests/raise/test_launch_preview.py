@@ -147,7 +147,7 @@ def test_a_usd_target_burns_the_unused_liquidity_share():
 
 
 def test_without_the_oracle_a_usd_target_pool_shows_no_invented_figures(monkeypatch):
-    monkeypatch.setattr(module, "_oracle_answer", lambda pool: (None, "unavailable (ConnectionError: refused)"))
+    monkeypatch.setattr(module, "oracle_answer_now", lambda pool: (None, "unavailable (ConnectionError: refused)"))
     pool = PoolFactory(token_symbol="TK", price_mode=Pool.PriceMode.USD_TARGET, target_price_usd_e8=10_000, raised=0)
 
     scenarios = launch_scenarios(pool=pool)
