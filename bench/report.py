@@ -72,8 +72,12 @@ def run(name: str, log_dir: Path) -> tuple[list[dict], float, int, Path]:
 
 def table(figures: list[dict]) -> str:
     rows = sorted(figures, key=lambda f: SECTIONS.index(f["bench"]) if f["bench"] in SECTIONS else len(SECTIONS))
-    lines = ["| area | measured | figure | detail |", "|---|---|---|---|"]
-    lines += [f"| {f['bench']} | {f['what']} | {f['figure']} | {f['detail']} |" for f in rows]
+    lines = ["| area | measured | figure | reference | ratio | detail |", "|---|---|---|---|---|---|"]
+    lines += [
+        f"| {f['bench']} | {f['what']} | {f['figure']} | {f.get('reference') or '—'} | {f.get('ratio') or '—'} "
+        f"| {f['detail']} |"
+        for f in rows
+    ]
     return "\n".join(lines)
 
 
