@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from figures import parse  # noqa: E402
 
 BENCHMARKS = ["gas", "indexing", "deposit_latency", "launch", "allocation", "api_load"]
-SECTIONS = ["indexing", "deposit_latency", "launch", "allocation", "api", "refunds"]  # the table's order
+SECTIONS = ["indexing", "deposit_latency", "launch", "allocation", "api", "claims", "refunds"]  # the table's order
 
 
 def machine() -> str:
