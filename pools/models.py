@@ -156,6 +156,10 @@ class Pool(models.Model):
     waiting_reason = models.CharField(max_length=400, blank=True)
     waiting_since = models.DateTimeField(null=True, blank=True)
 
+    # Bumped by pools.services.pool_state.touch_pool in every service that changes what the pool's public reads show
+    # (the API's pool detail, the pool page's live fragment): their caches are keyed by it.
+    state_version = models.BigIntegerField(default=0, editable=False)
+
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When the pool closed, for whatever reason.")

@@ -1,4 +1,4 @@
-"""Rate limits that hold under concurrency: one atomic Redis round trip per request, keyed on the real client.
+"""Rate limits that hold under concurrency: one atomic Redis script per check, keyed on the real client.
 
 The limiter is GCRA (the generic cell rate algorithm, a token bucket kept as one timestamp): a rate of N per window
 allows a burst of N, then one request every window/N. The check and the update run in one Lua script on the Redis
@@ -10,6 +10,15 @@ and their clocks do not matter.
 
 Every answer carries the IETF draft's RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy
 headers (`Result.headers()`); launchpad.middleware adds them from `request.rate_limit`.
+
+`hit_batched` (the REST API's throttle) spares the round trip when a client is far from its limit: after Redis said
+R are left, this process serves up to min(LOCAL_MAX_BATCH, R // LOCAL_SHARE) more of that client's requests on its
+own, then charges them to Redis with its next request (or after LOCAL_SYNC_SECONDS, whichever first). With
+R < LOCAL_MIN_REMAINING every request goes to Redis, so small limits stay exact. The bound: with P processes serving
+one client, at most P × min(LOCAL_MAX_BATCH, limit // LOCAL_SHARE) requests over its limit (each process's uncharged
+allowance, a sixteenth of what was left when it asked); what is served is always charged, so an overshoot is paid
+back by a longer wait. A refusal is remembered locally until its Retry-After, so a client hammering past its limit
+costs no round trip either.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ import ipaddress
 import logging
 import math
 import re
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import redis
@@ -41,20 +53,26 @@ _UNITS = {
 }
 _RATE = re.compile(r"^\s*(?P<count>\d+)\s*/\s*(?P<every>\d*)\s*(?P<unit>[A-Za-z]+)\s*$")
 
-# KEYS[1] the bucket; ARGV[1] its limit, ARGV[2] its window in microseconds. Returns {allowed, remaining,
-# retry_after_us, reset_us}. The stored value is the bucket's "theoretical arrival time" in microseconds of the
-# server's clock; the key expires once the bucket is full again, so idle clients cost nothing.
+# KEYS[1] the bucket; ARGV[1] its limit, ARGV[2] its window in microseconds, ARGV[3] (optional) requests already
+# served that are charged first, whatever the answer (hit_batched's). Returns {allowed, remaining, retry_after_us,
+# reset_us}. The stored value is the bucket's "theoretical arrival time" in microseconds of the server's clock; the
+# key expires once the bucket is full again, so idle clients cost nothing.
 _GCRA = """
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
+local debt = tonumber(ARGV[3] or '0')
 local interval = window / limit
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
+tat = tat + debt * interval
 local new_tat = tat + interval
 local allow_at = new_tat - window
 if allow_at > now then
+  if debt > 0 then
+    redis.call('SET', KEYS[1], string.format('%.0f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+  end
   return {0, 0, math.ceil(allow_at - now), math.ceil(tat - now)}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
@@ -115,18 +133,84 @@ def _gcra(url: str):
     return client.register_script(_GCRA)  # EVALSHA, falling back to EVAL once per server
 
 
-def hit(key: str, rate: Rate) -> Result:
-    """Count one request against the bucket `key`, in the Redis at settings.REDIS_URL. A Redis outage lets requests
+def hit(key: str, rate: Rate, *, already_served: int = 0) -> Result:
+    """Count one request against the bucket `key`, in the Redis at settings.REDIS_URL (after `already_served` ones
+    this process let through on its own, which are charged whatever the answer). A Redis outage lets requests
     through (logged): the rate limit protects capacity, it is not what keeps money safe, and an outage must not take
     the API down with it."""
     try:
         allowed, remaining, retry_us, reset_us = _gcra(settings.REDIS_URL)(
-            keys=[f"launchpad:rl:{key}"], args=[rate.limit, rate.window_seconds * 1_000_000]
+            keys=[f"launchpad:rl:{key}"], args=[rate.limit, rate.window_seconds * 1_000_000, already_served]
         )
     except redis.RedisError:
         logger.warning("rate limiter unavailable (Redis); letting the request through", exc_info=True)
         return Result(True, rate, rate.limit, 0, 0)
     return Result(bool(allowed), rate, int(remaining), int(retry_us) / 1e6, int(reset_us) / 1e6)
+
+
+# --- counting locally while far from the limit (hit_batched) ---------------------------------------------------
+
+LOCAL_SHARE = 16  # a process serves at most 1/16 of what Redis said was left before it asks again
+LOCAL_MIN_REMAINING = 64  # below this many left, every request asks Redis: exact near the limit
+LOCAL_MAX_BATCH = 100  # nor more than this many between two round trips
+LOCAL_SYNC_SECONDS = 1.0  # nor for longer than this
+_LOCAL_MAX_KEYS = 10_000
+
+
+@dataclass
+class _LocalBucket:
+    synced_at: float
+    remaining: int  # what Redis said was left at synced_at
+    allowance: int  # how many this process may serve before asking again
+    reset_at: float
+    refused_until: float = 0.0
+    served: int = 0  # served since synced_at, not charged to Redis yet
+
+
+_local: OrderedDict[tuple[str, Rate], _LocalBucket] = OrderedDict()
+_local_lock = threading.Lock()
+
+
+def hit_batched(key: str, rate: Rate) -> Result:
+    """hit(), without a Redis round trip for most requests of a client far from its limit (the module's docstring
+    gives the bound)."""
+    now = time.monotonic()
+    interval = rate.window_seconds / rate.limit
+    with _local_lock:
+        bucket = _local.get((key, rate))
+        already_served = 0
+        if bucket is not None:
+            _local.move_to_end((key, rate))
+            if now < bucket.refused_until:
+                return Result(False, rate, 0, bucket.refused_until - now, max(0.0, bucket.reset_at - now))
+            if bucket.served < bucket.allowance and now - bucket.synced_at < LOCAL_SYNC_SECONDS:
+                bucket.served += 1
+                reset = max(0.0, bucket.reset_at - now) + bucket.served * interval
+                return Result(True, rate, bucket.remaining - bucket.served, 0, min(reset, rate.window_seconds))
+            # This thread charges them; until its answer, the process's other threads ask Redis too.
+            already_served, bucket.served, bucket.allowance = bucket.served, 0, 0
+    result = hit(key, rate, already_served=already_served)
+    allowance = min(LOCAL_MAX_BATCH, result.remaining // LOCAL_SHARE) if result.remaining >= LOCAL_MIN_REMAINING else 0
+    with _local_lock:
+        previous = _local.get((key, rate))
+        _local[(key, rate)] = _LocalBucket(
+            served=previous.served if previous is not None else 0,  # nothing is left uncharged by the swap
+            synced_at=now,
+            remaining=result.remaining,
+            allowance=allowance if result.allowed else 0,
+            reset_at=now + result.reset,
+            refused_until=now + result.retry_after if not result.allowed else 0.0,
+        )
+        _local.move_to_end((key, rate))
+        while len(_local) > _LOCAL_MAX_KEYS:
+            _local.popitem(last=False)
+    return result
+
+
+def forget_local_counts() -> None:
+    """Drop what this process counted on its own (tests that empty Redis between them)."""
+    with _local_lock:
+        _local.clear()
 
 
 def client_ip(request: HttpRequest) -> str:

@@ -9,7 +9,14 @@ import secrets
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -25,6 +32,14 @@ from chain.reads import claim_status
 from pools import ratelimit
 from pools.models import Launch, Pool
 from pools.selectors.trace_gaps import pool_traces_unwatched_since
+from pools.services.pool_state import (
+    CachedRead,
+    ReadCache,
+    etag_matches,
+    pool_state_version,
+    remember_version,
+    weak_etag,
+)
 from pools.signer_client import SignerError
 from web import payments, presentation, selectors, siwe, transparency
 from web.siwe import SiweError
@@ -147,18 +162,57 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
     return render(request, "web/pool_detail.html", context)
 
 
+# The live fragment as every visitor without an address of their own sees it, kept per pool while its state version
+# stands (pools/services/pool_state.py) and for at most LIVE_MAX_AGE_SECONDS: that bounds what follows the clock
+# rather than a service (the countdown, by the minute; the oracle's price; the phase at the open and close times,
+# until the beat's service call; the indexer's trace notice; the price chart's summary).
+LIVE_MAX_AGE_SECONDS = getattr(settings, "POOL_READ_CACHE_SECONDS", 2.0)
+LIVE_CACHE = ReadCache(max_entries=1_000, max_age_seconds=LIVE_MAX_AGE_SECONDS)
+
+
+def _live_rendering(request: HttpRequest, pool_id: int) -> CachedRead:
+    pool = selectors.pool_public(pool_id=pool_id)
+    remember_version(pool_id=pool.pk, version=pool.state_version)  # read with the row, before the rest
+    context = _live_context(request, pool)
+    body = render_to_string("web/_pool_live.html", context, request=request).encode()
+    return CachedRead(
+        version=pool.state_version,
+        body=body,
+        etag=weak_etag(pool_id=pool.pk, version=pool.state_version, body=body),
+        extra={"version": context["version"], "final": context["final"]},
+    )
+
+
 @never_cache
 @require_GET
 def pool_live(request: HttpRequest, pool_id: int) -> HttpResponse:
     """Everything on a pool page that follows its state, polled by htmx with the version it shows (`v`): 204 (no
     swap) while that is still current, else the fragment. Once the shown version is current and final, 286 with the
-    same fragment: htmx stops polling on 286 but still swaps its body, which therefore cannot be empty."""
-    pool = selectors.pool_public(pool_id=pool_id)
-    context = _live_context(request, pool)
-    current = request.GET.get("v") == context["version"]
-    if current and not context["final"]:
+    same fragment: htmx stops polling on 286 but still swaps its body, which therefore cannot be empty.
+
+    A visitor with no address of their own (not signed in, no `address` or `amount`) gets the shared rendering, from
+    LIVE_CACHE while the pool's state version stands. A 200 carries a weak ETag; If-None-Match with it gets 304."""
+    shared = set(request.GET) <= {"v"} and not request.session.get(SESSION_ADDRESS)
+    entry, claimed = None, False
+    if shared:
+        entry, claimed = LIVE_CACHE.get_or_claim(pool_id, version=lambda: pool_state_version(pool_id=pool_id))
+    if entry is None:
+        try:
+            entry = _live_rendering(request, pool_id)
+        finally:
+            if claimed:
+                LIVE_CACHE.release(pool_id)
+        if shared:
+            LIVE_CACHE.put(pool_id, entry)
+    current = request.GET.get("v") == entry.extra["version"]
+    if current and not entry.extra["final"]:
         return HttpResponse(status=UNCHANGED)
-    return render(request, "web/_pool_live.html", context, status=STOP_POLLING if current else 200)
+    if not current and etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), entry.etag):
+        response = HttpResponseNotModified()
+    else:
+        response = HttpResponse(entry.body, status=STOP_POLLING if current else 200)
+    response["ETag"] = entry.etag
+    return response
 
 
 @require_GET

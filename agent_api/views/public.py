@@ -4,7 +4,7 @@ The agent-scoped views are in agent.py (reads, proposals), triggers.py (launch, 
 webhooks.py.
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agent_api import pool_cache
 from agent_api.schema import ADDRESS_PATH_SCHEMA, error_responses
 from agent_api.serializers import (
     AllocationSerializer,
@@ -22,6 +23,7 @@ from agent_api.serializers import (
 )
 from agent_api.views.params import StrictQueryParams
 from pools.selectors.pools import allocation_get_public, deposit_list_for_pool, pool_get_public, pool_list_public
+from pools.services.pool_state import remember_version
 
 __all__ = [
     "AllocationPublicApi",
@@ -60,13 +62,48 @@ class PoolListApi(StrictQueryParams, ListAPIView):
 class PoolDetailApi(StrictQueryParams, APIView):
     """A public pool: its whole configuration, and its token's addresses once launched."""
 
-    permission_classes = [AllowAny]
+    # Cached by the pool's state version (agent_api/pool_cache.py): a weak ETag on every 200, 304 for If-None-Match.
 
-    @extend_schema(operation_id="pools_retrieve", responses={
-        200: PoolDetailSerializer, **error_responses(400, 401, 404, 429)
-    })  # fmt: skip
+    permission_classes = [AllowAny]
+    state_version: int | None = None
+
+    def dispatch(self, request, *args, **kwargs):
+        cached = pool_cache.cached_answer(request, pool_id=kwargs["pool_id"])
+        return cached if cached is not None else super().dispatch(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="pools_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "If-None-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag of the pool you hold: 304 without a body while it is still current.",
+            ),
+            OpenApiParameter(
+                "ETag",
+                str,
+                OpenApiParameter.HEADER,
+                response=[200, 304],
+                description="A weak validator of this answer: the pool's state version and a digest of the body.",
+            ),
+        ],
+        responses={
+            200: PoolDetailSerializer,
+            304: OpenApiResponse(description="Not modified: the ETag in If-None-Match is still current."),
+            **error_responses(400, 401, 404, 429),
+        },
+    )
     def get(self, request, pool_id: int):
-        return Response(PoolDetailSerializer(pool_get_public(pool_id=pool_id)).data)
+        pool = pool_get_public(pool_id=pool_id)
+        # Read with the pool's row, before the rest: what is rendered is at least as new as this version.
+        self.state_version = pool.state_version
+        remember_version(pool_id=pool.pk, version=pool.state_version)
+        return Response(PoolDetailSerializer(pool).data)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return pool_cache.finish(request, response, pool_id=kwargs["pool_id"], version=self.state_version)
 
 
 class PoolDepositListApi(StrictQueryParams, ListAPIView):

@@ -17,6 +17,7 @@ from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
 from pools.errors import ApplicationError
 from pools.models import BPS, NATIVE_ASSET, Pool
 from pools.services import events
+from pools.services.pool_state import touch_pool
 
 Status = Pool.Status
 
@@ -350,6 +351,7 @@ def pool_schedule(*, pool_id: int, reviewed: str | None = None) -> Pool:
         pool.deposit_address = to_checksum_address(answer["address"])
         pool.derivation_path = answer.get("derivation_path", "")
         pool.save(update_fields=["status", "status_reason", "deposit_address", "derivation_path", "updated_at"])
+        touch_pool(pool_id=pool.pk)
         events.pool_scheduled(pool=pool)
         return pool
 
@@ -364,6 +366,7 @@ def pools_open_due(*, now: datetime | None = None) -> list[int]:
             if pool.status == Status.SCHEDULED:
                 transition_pool(pool, Status.OPEN)
                 pool.save(update_fields=["status", "status_reason", "updated_at"])
+                touch_pool(pool_id=pool.pk)
                 events.pool_opened(pool=pool)
                 opened.append(pool_id)
     return opened
@@ -380,6 +383,7 @@ def pools_close_due(*, now: datetime | None = None) -> list[int]:
                 transition_pool(pool, Status.CLOSED, reason="The raise reached its close time.")
                 pool.closed_at = now
                 pool.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+                touch_pool(pool_id=pool.pk)
                 events.pool_closed(pool=pool)
                 closed.append(pool_id)
     return closed
@@ -407,6 +411,7 @@ def pool_close_early(*, pool_id: int, now: datetime | None = None) -> Pool:
                 pool_id=pool.pk, chain_id=pool.chain_id, params=signer_registration_params(pool=pool), final=True
             )
         pool.save(update_fields=["status", "status_reason", "closed_at", "closed_early_at", "updated_at"])
+        touch_pool(pool_id=pool.pk)
         events.pool_closed(pool=pool)
     return pool_recompute_credits(pool_id=pool_id)
 
@@ -420,6 +425,7 @@ def pool_cancel(*, pool_id: int, reason: str = "Cancelled by an admin.") -> Pool
         if pool.closed_at is None:
             pool.closed_at = timezone.now()
         pool.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
+        touch_pool(pool_id=pool.pk)
         events.pool_cancelled(pool=pool, previous_status=previous_status)
         return pool
 
@@ -440,6 +446,7 @@ def pool_settle(*, pool_id: int, confirmed_through: datetime) -> Pool:
                 pool, Status.REFUNDING, reason="The soft cap was missed: every deposit is refunded in full."
             )
             pool.save(update_fields=["status", "status_reason", "updated_at"])
+            touch_pool(pool_id=pool.pk)
             events.pool_refunding(pool=pool, previous_status=Status.CLOSED)
         return pool
 
@@ -461,4 +468,5 @@ def pool_set_whitelist(*, pool_id: int, addresses: list[str]) -> int:
         unique = sorted({to_checksum_address(address) for address in addresses})
         pool.whitelist.all().delete()
         WhitelistEntry.objects.bulk_create([WhitelistEntry(pool=pool, address=address) for address in unique])
+        touch_pool(pool_id=pool.pk)
         return len(unique)

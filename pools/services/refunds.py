@@ -28,6 +28,7 @@ from pools.models import ChainTransaction, Deposit, Pool, Refund
 from pools.services import events
 from pools.services.gas import GasAccountEmpty, ensure_gas
 from pools.services.ledger import BooksDisagree, citation_of, ledger_sync
+from pools.services.pool_state import touch_pool
 from pools.services.pools import transition_pool, with_article
 from pools.services.refund_batches import BatchLimits, Owed, batch_gas, next_batch, split
 from pools.services.transactions import abandon, advance, create_transaction, latest_in_family
@@ -95,6 +96,8 @@ def refund_request(*, pool_id: int, requested_by: str) -> list[Refund]:
                 refund = Refund.objects.create(pool=pool, recipient=recipient, amount=part)
                 refund.deposits.set(deposits)
                 created.append(refund)
+        if created:
+            touch_pool(pool_id=pool.pk)
         if pool.status == Pool.Status.REFUNDED and created:
             # A deposit confirmed after the pool was settled: it is refunded like the rest.
             pool.status, pool.status_reason = Pool.Status.REFUNDING, "A late deposit is being refunded."
@@ -199,6 +202,7 @@ def _send_next_batch(pool: Pool) -> None:
             fees=fees,
         )
         Refund.objects.filter(pk__in=[r.pk for r in batch]).update(status=Refund.Status.SENDING, transaction=tx)
+        touch_pool(pool_id=pool.pk)
     _progressed(pool)
 
 
@@ -212,6 +216,7 @@ def _give_up_unsigned(pool: Pool, refused: SignerRefused) -> None:
         ):
             abandon(tx, reason=f"the signer refused: {refused.code}")
             Refund.objects.filter(transaction=tx).update(status=Refund.Status.OWED, transaction=None)
+        touch_pool(pool_id=pool.pk)
     _wait_for_signer(pool, refused, what="the next batch")
 
 
@@ -251,11 +256,13 @@ def _follow_batches(pool: Pool) -> None:
                 paid = Refund.objects.filter(transaction=refund_tx, recipient__in=paid_to, status=Refund.Status.SENDING)
                 batch = paid.aggregate(recipients=Count("recipient", distinct=True), total=Sum("amount"))
                 paid.update(status=Refund.Status.PAID, paid_at=timezone.now(), transaction=final)
+                touch_pool(pool_id=pool.pk)
                 if batch["recipients"]:
                     _batch_paid(pool, tx_hash=final.tx_hash, recipients=batch["recipients"], total=batch["total"])
             _progressed(pool)
         elif final.status == TxStatus.FAILED:
             Refund.objects.filter(transaction=refund_tx).update(status=Refund.Status.OWED, transaction=None)
+            touch_pool(pool_id=pool.pk)
 
 
 def _batch_paid(pool: Pool, *, tx_hash: str, recipients: int, total: int) -> None:
@@ -298,6 +305,7 @@ def refunds_advance(*, pool_id: int) -> int:
                     )
                     transition_pool(locked, Pool.Status.REFUNDED, reason=reason)
                     locked.save(update_fields=["status", "status_reason", "updated_at"])
+                    touch_pool(pool_id=locked.pk)
                     paid = Refund.objects.filter(pool=locked, status=Refund.Status.PAID).aggregate(total=Sum("amount"))
                     events.pool_refunded(pool=locked, refunded_total=int(paid["total"] or 0))
         return remaining
@@ -314,15 +322,16 @@ def _wait(pool: Pool, code: str, reason: str) -> None:
         locked.waiting_code, locked.waiting_reason = code, reason[:400]
         locked.waiting_since = locked.waiting_since or timezone.now()
         locked.save(update_fields=["waiting_code", "waiting_reason", "waiting_since", "updated_at"])
+        touch_pool(pool_id=locked.pk)
         if changed:
             events.pool_refunds_waiting(pool=locked, code=code, reason=reason)
 
 
 def _progressed(pool: Pool) -> None:
     """A batch was sent or paid: whatever the refunds were waiting for is over."""
-    Pool.objects.filter(pk=pool.pk).exclude(waiting_code="").update(
-        waiting_code="", waiting_reason="", waiting_since=None, updated_at=timezone.now()
-    )
+    waiting = Pool.objects.filter(pk=pool.pk).exclude(waiting_code="")
+    if waiting.update(waiting_code="", waiting_reason="", waiting_since=None, updated_at=timezone.now()):
+        touch_pool(pool_id=pool.pk)
 
 
 class RefundCannotBeSetAside(ApplicationError):
@@ -359,6 +368,7 @@ def refund_set_aside(*, refund_id: int, note: str, by: str) -> Refund:
         refund.set_aside_note, refund.set_aside_log_index = note[:500], logged["log_index"]
         refund.save()
         pool_id = refund.pool_id
+        touch_pool(pool_id=pool_id)
         transaction.on_commit(lambda: advance_refunds.delay(pool_id), robust=True)
     logger.warning("refund %s of pool %s set aside by %s: %s", refund_id, pool_id, by, note)
     return refund

@@ -22,6 +22,7 @@ from PIL import Image, ImageOps
 from pools.errors import ApplicationError
 from pools.models import Pool
 from pools.selectors.pools import PUBLIC_STATUSES
+from pools.services.pool_state import touch_pool
 
 IMAGE_MAX_BYTES = 1024 * 1024  # decoded
 IMAGE_MAX_PIXELS = 4096 * 4096  # width × height declared in the header
@@ -119,6 +120,7 @@ def token_image_clear(*, pool_id: int) -> Pool:
         pool = Pool.objects.select_for_update().get(pk=pool_id)
         pool.image, pool.image_type = None, ""
         pool.save(update_fields=["image", "image_type"])
+        touch_pool(pool_id=pool.pk)
     return pool
 
 

@@ -25,6 +25,7 @@ from chain.l1fees import receipt_l1_fee
 from chain.transactions import Fees, current_fees, is_final, mined_nonce, send_raw_transaction, transaction_receipt
 from pools.faults import crash_point
 from pools.models import ChainTransaction, NonceSequence, Pool
+from pools.services.pool_state import touch_pools
 from pools.signer import signer_client
 from pools.signer_client import SignerRefused
 
@@ -135,6 +136,7 @@ def sign(tx: ChainTransaction) -> ChainTransaction:
     tx.signer_log_index = signed.log_index
     tx.status = Status.IN_PROGRESS
     tx.save(update_fields=["raw_tx", "tx_hash", "signer_log_index", "status", "updated_at"])
+    touch_pools(pool_ids=[tx.pool_id])  # its hash is on the pool page (a refund batch's, the launch's)
     return tx
 
 
@@ -198,6 +200,7 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
                     "status", "block_number", "gas_used", "effective_gas_price", "l1_fee", "error", "updated_at"
                 ]
             )  # fmt: skip
+            touch_pools(pool_ids=[candidate.pool_id])
         crash_point(f"receipt:{candidate.purpose}")  # the receipt recorded, not yet acted on
         return candidate
     _mined_above_the_tag(tx).update(block_number=None)
