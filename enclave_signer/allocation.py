@@ -8,10 +8,11 @@ to the unit; tests/contracts compares them with the chain.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
+from enclave_signer.keccak import checksum_address, keccak_hasher
 
 BPS_DENOMINATOR = 10_000
 TOKEN_DECIMALS = 18
@@ -103,16 +104,19 @@ def allocate_pro_rata(*, total: int, contributions: Mapping[str, int]) -> dict[s
     """Divide `total` among addresses in proportion to their contributions, exactly.
 
     Each share is floored; the few units left over (fewer than the number of contributors) go one each to the largest
-    remainders, ties broken by the lower address. Keys come back as checksum addresses; the result sums to `total`
-    (when anyone contributed), and nobody who contributed nothing gets anything.
+    remainders, ties broken by the lower address. Keys come back as checksum addresses, in the order of
+    `contributions`; the result sums to `total` (when anyone contributed), and nobody who contributed nothing gets
+    anything.
     """
     _check_non_negative(total=total)
+    keccak = keccak_hasher()
     normalized: dict[str, int] = {}
     for address, amount in contributions.items():
-        key = to_checksum_address(address)
+        key = checksum_address(address, keccak)
         if key in normalized:
             raise ValueError(f"address {key} appears twice")
-        _check_non_negative(contribution=amount)
+        if amount < 0:
+            _check_non_negative(contribution=amount)
         normalized[key] = amount
     contributed = sum(normalized.values())
     if contributed == 0:
@@ -120,14 +124,19 @@ def allocate_pro_rata(*, total: int, contributions: Mapping[str, int]) -> dict[s
             raise ValueError("cannot allocate a positive total without contributions")
         return dict.fromkeys(normalized, 0)
 
-    shares = {address: total * amount // contributed for address, amount in normalized.items()}
+    shares: dict[str, int] = {}
+    remainders: list[tuple[int, str]] = []
+    for address, amount in normalized.items():
+        share, remainder = divmod(total * amount, contributed)
+        shares[address] = share
+        if remainder:
+            remainders.append((-remainder, address))
+    # The remainders sum to left_over x contributed and each is below contributed: more of them than units left over.
     left_over = total - sum(shares.values())
-    by_remainder = sorted(
-        normalized,
-        key=lambda address: (-(total * normalized[address] % contributed), int(address, 16)),
-    )
-    for address in by_remainder[:left_over]:
-        shares[address] += 1
+    if left_over:
+        # Largest remainder first, then the lower address (same-length hex: string order is numeric order).
+        for _, address in heapq.nsmallest(left_over, remainders, key=lambda item: (item[0], item[1].lower())):
+            shares[address] += 1
     return shares
 
 

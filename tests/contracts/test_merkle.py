@@ -1,17 +1,32 @@
-"""The Python StandardMerkleTree builder: OpenZeppelin's own vectors, properties, and proofs accepted on chain."""
+"""The Python StandardMerkleTree builder: OpenZeppelin's own vectors, properties, proofs accepted on chain, and its
+fast parts (hand-encoded leaves, keccak and checksums through pycryptodome's core, all proofs at once) against the
+reference ones."""
 
 from __future__ import annotations
 
 import json
+import random
+import threading
 
 import pytest
+from eth_abi import encode
 from eth_utils import keccak, to_checksum_address
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chain.artifacts import load_artifact
 from chain.devnet import deploy_contract
-from enclave_signer.merkle import AllocationTree, StandardMerkleTree, leaf_hash, process_proof
+from enclave_signer import keccak as keccak_module
+from enclave_signer.keccak import checksum_address, keccak256, keccak_hasher
+from enclave_signer.merkle import (
+    AllocationTree,
+    StandardMerkleTree,
+    abi_leaf_hash,
+    leaf_hash,
+    paths_to_root,
+    process_proof,
+    proof_for_tree_index,
+)
 
 # Dumps written by @openzeppelin/merkle-tree 1.0.6 (its repository's test/dumps/standard-v1.*.json).
 OZ_SORTED_DUMP = {
@@ -135,3 +150,140 @@ def test_openzeppelin_merkleproof_on_chain_accepts_every_proof(anvil, dev_chain,
             assert vault.functions.verify(address, amount ^ 1, tree.proof(address)).call() is False
     finally:
         anvil.rpc("evm_revert", [snapshot])
+
+
+# --- the fast parts against the reference ones -----------------------------------------------------------------
+
+EDGE_ADDRESSES = [
+    "0x0000000000000000000000000000000000000000",
+    "0x" + "ff" * 20,
+    "0x80d628ff4AC2aFf620C3474663F1e559234bbE0c",  # checksummed, from OpenZeppelin's dump
+    "0x80d628ff4ac2aff620c3474663f1e559234bbe0c",  # the same, lower case
+    "0x80D628FF4AC2AFF620C3474663F1E559234BBE0C",  # the same, upper case (not a valid checksum: eth_abi encodes it)
+    "0X80d628ff4ac2aff620c3474663f1e559234bbe0c",  # a capital X, which eth_abi accepts too
+]
+EDGE_AMOUNTS = [0, 1, 2**255, 2**256 - 2, 2**256 - 1, 10**18]
+
+
+@pytest.mark.parametrize("address", EDGE_ADDRESSES)
+@pytest.mark.parametrize("amount", EDGE_AMOUNTS)
+def test_the_hand_encoded_leaf_equals_eth_abis(address: str, amount: int):
+    expected = keccak(keccak(encode(["address", "uint256"], [address, amount])))
+    assert leaf_hash((address, amount)) == expected
+    assert abi_leaf_hash((address, amount)) == expected
+    assert StandardMerkleTree.of([(address, amount)], ["address", "uint256"]).root == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ("0x80d628ff4ac2aff620c3474663f1e559234bbe0c", 2**256),  # out of range
+        ("0x80d628ff4ac2aff620c3474663f1e559234bbe0c", -1),
+        ("0x80d628ff4ac2aff620c3474663f1e559234bbe0c", True),  # eth_abi refuses a bool for uint256
+        ("0x80d628ff4ac2aff620c3474663f1e559234bbe0g", 1),  # not hex
+        ("0x 80d628ff4ac2aff620c3474663f1e559234bbe ", 1),  # whitespace, which bytes.fromhex would skip
+        ("0x 80d628ff4ac2aff620c3474663f1e559234bbe0", 1),
+    ],
+)
+def test_what_eth_abi_refuses_is_refused(value):
+    with pytest.raises(Exception) as by_eth_abi:  # noqa: PT011 - whatever eth_abi raises, the fast path raises too
+        encode(["address", "uint256"], list(value))
+    with pytest.raises(type(by_eth_abi.value)):
+        leaf_hash(value)
+
+
+def test_what_the_fast_path_does_not_take_goes_to_eth_abi():
+    raw = bytes.fromhex("80d628ff4ac2aff620c3474663f1e559234bbe0c")
+    assert leaf_hash((raw, 7)) == keccak(keccak(encode(["address", "uint256"], [raw, 7])))
+    assert leaf_hash(("a",), ["string"]) == keccak(keccak(encode(["string"], ["a"])))
+
+
+def test_keccak_equals_eth_utils_at_every_length_across_the_rate():
+    rng = random.Random(1)
+    hasher = keccak_hasher()
+    for length in [*range(0, 300), 1_000, 100_000]:
+        data = rng.randbytes(length)
+        assert keccak256(data) == hasher(data) == keccak(data), length
+
+
+def test_keccak_falls_back_to_eth_hash_without_pycryptodomes_core_or_when_it_disagrees(monkeypatch):
+    assert keccak_module.keccak_hasher() is not keccak_module._eth_hash_keccak  # pycryptodome is installed here
+    with monkeypatch.context() as patch:
+        patch.setattr(keccak_module, "_raw_api", None)
+        assert keccak_module._pycryptodome_hasher() is None
+        assert keccak_module.keccak_hasher() is keccak_module._eth_hash_keccak
+    monkeypatch.setattr(keccak_module, "_pycryptodome_hasher", lambda: lambda data: bytes(32))
+    assert keccak_module.keccak_hasher() is keccak_module._eth_hash_keccak
+
+
+def test_keccak_gives_each_thread_its_own_state():
+    datas = [random.Random(n).randbytes(64 + n) for n in range(8)]
+    expected = [keccak(d) for d in datas]
+    wrong: list[int] = []
+
+    def hash_many(n: int) -> None:
+        for _ in range(3_000):
+            if keccak256(datas[n]) != expected[n]:
+                wrong.append(n)
+
+    threads = [threading.Thread(target=hash_many, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+@settings(deadline=None)  # a loaded machine's pauses are not this test's business
+@given(st.binary(min_size=20, max_size=20), st.sampled_from([str.lower, str.upper, to_checksum_address]))
+def test_checksum_address_equals_eth_utils(raw: bytes, case):
+    address = "0x" + case("0x" + raw.hex())[2:]
+    assert checksum_address(address) == to_checksum_address(address)
+
+
+@pytest.mark.parametrize(
+    "bad", ["0x" + "g" * 40, "0x " + "ab" * 19 + "a", "0x " + "ab" * 19 + " ", "0x" + "ab" * 19, "ab" * 20 + "00", 5]
+)
+def test_checksum_address_refuses_what_eth_utils_refuses(bad):
+    with pytest.raises(Exception) as by_eth_utils:  # noqa: PT011 - the same exception as eth_utils
+        to_checksum_address(bad)
+    with pytest.raises(type(by_eth_utils.value)):
+        checksum_address(bad)
+
+
+def _random_values(count: int, seed: int) -> list[tuple[str, int]]:
+    rng = random.Random(seed)
+    return [(to_checksum_address(rng.randbytes(20)), rng.randrange(2**256)) for _ in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 6, 7, 8, 9, 16, 17, 31, 32, 33, 100, 255, 256, 257, 400])
+def test_the_level_by_level_proofs_equal_get_proof_for_every_leaf(count: int):
+    tree = StandardMerkleTree.of(_random_values(count, seed=count), ["address", "uint256"])
+    proofs = tree.proofs()
+    assert len(proofs) == count
+    for index in range(count):
+        assert proofs[index] == tree.get_proof(index)
+        assert proofs[index] == proof_for_tree_index(tree.tree, tree.tree_indices[index])
+    assert tree.proofs_hex() == [["0x" + node.hex() for node in proof] for proof in proofs]
+
+
+@settings(deadline=None)  # a loaded machine's pauses are not this test's business
+@given(allocations)
+def test_all_proofs_of_an_allocation_equal_each_verified_proof(allocation: dict[str, int]):
+    tree = AllocationTree.build(allocation)
+    everyone = tree.proofs_hex()
+    assert list(everyone) == [to_checksum_address(a) for a in sorted(allocation, key=lambda a: int(a, 16))]
+    for address in allocation:
+        assert everyone[to_checksum_address(address)] == tree.proof_hex(address)
+
+
+def test_proofs_of_unsorted_and_string_trees_equal_get_proof():
+    for sort_leaves in (True, False):
+        tree = StandardMerkleTree.of([[letter] for letter in "abcdefg"], ["string"], sort_leaves=sort_leaves)
+        assert tree.proofs() == [tree.get_proof(i) for i in range(7)]
+
+
+def test_paths_to_root_refuses_an_inner_node():
+    tree = StandardMerkleTree.of(_random_values(5, seed=5), ["address", "uint256"])
+    with pytest.raises(ValueError, match="not a leaf"):
+        paths_to_root(tree.tree, [3])
