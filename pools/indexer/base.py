@@ -12,9 +12,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_hash.auto import keccak
+from eth_utils import to_checksum_address
+
 from chain.rpc import JsonRpc
 from pools.indexer.constants import WATCHED_STATUSES
 from pools.models import Deposit, Pool
+
+_CAPITAL = frozenset("89abcdef")  # a hex digit of the hash >= 8 capitalises the address's letter beside it
+_HEX = frozenset("0123456789abcdef")
+
+
+def checksum_address(address: str) -> str:
+    """EIP-55 checksum of a node's 0x-prefixed address: as eth_utils' to_checksum_address, a third of the cost
+    (it validates through several layers; decoding 10,000 deposits spent more on it than on anything else)."""
+    lower = address.lower()
+    if len(lower) != 42 or not lower.startswith("0x") or not _HEX.issuperset(lower[2:]):
+        return to_checksum_address(address)  # anything unusual: the library decides (and raises on garbage)
+    digits = lower[2:]
+    digest = keccak(digits.encode()).hex()
+    return "0x" + "".join(c.upper() if d in _CAPITAL else c for c, d in zip(digits, digest, strict=False))
 
 
 @dataclass(frozen=True)

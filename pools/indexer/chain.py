@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from django.db import connection, transaction
 from django.utils import timezone
 
 from chain.errors import ChainError, RpcMethodUnsupported, RpcResponseTooLarge, RpcTimeout
@@ -31,10 +32,18 @@ from pools.indexer.errors import ChainChangedDuringFetch
 from pools.indexer.internal import InternalTransferIndexer
 from pools.indexer.native import NativeTxIndexer
 from pools.indexer.reorg import check_reorgs, recover_from_reorg
-from pools.indexer.trace_gaps import gap_to_retrace, mark_retraced, record_traces, retrace_window, retraced_pools
+from pools.indexer.trace_gaps import (
+    gap_in_progress,
+    gap_to_retrace,
+    mark_retraced,
+    record_traces,
+    retrace_window,
+    retraced_pools,
+)
 from pools.indexer.window import ceiling_after_refusal, ceiling_in_force, next_window, shrunk
 from pools.models import ChainTransaction, Deposit, IndexedBlock, IndexerCursor
-from pools.services.crediting import pool_recompute_credits
+from pools.services.crediting import StagedDeposit, pool_recompute_credits
+from pools.services.pool_state import touch_pools
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +67,66 @@ class StepOutcome:
     chain_changed: bool = False
     caught_up: bool = False
     traces_refused: bool = False  # the window was indexed without call traces (the node does not serve them)
+    confirmed_on_insert: set[int] = field(default_factory=set)  # pools with deposits stored confirmed, uncredited
 
     @property
     def progressed(self) -> bool:
         return self.window is not None or self.reorg_from is not None or self.window_shrunk
+
+
+@dataclass
+class StoredDeposits:
+    """What one insert of found deposits wrote: new rows, of which already confirmed, and the latter's pools."""
+
+    new: int = 0
+    confirmed: int = 0
+    confirmed_pools: set[int] = field(default_factory=set)  # stored CONFIRMED, not credited yet: to recompute
+    credited_pools: set[int] = field(default_factory=set)  # stored CONFIRMED and credited at once
+
+
+_FOUND_TABLE = "indexer_found_deposit"
+_FOUND_COLUMNS = (
+    "pool_id, tx_hash, position, kind, sender, amount, block_number, block_hash, tx_index, ordinal, "
+    "block_timestamp, status, credited_amount, refund_amount, refund_reason"
+)
+_CREATE_FOUND_TABLE = f"""
+    CREATE TEMPORARY TABLE {_FOUND_TABLE} (
+        pool_id bigint, tx_hash text, position text, kind text, sender text, amount numeric(78, 0),
+        block_number bigint, block_hash text, tx_index bigint, ordinal bigint, block_timestamp bigint, status text,
+        credited_amount numeric(78, 0), refund_amount numeric(78, 0), refund_reason text
+    ) ON COMMIT DROP
+"""
+_COPY_FOUND = f"COPY {_FOUND_TABLE} ({_FOUND_COLUMNS}) FROM STDIN"
+_CLEAR_FOUND_TABLE = f"DELETE FROM {_FOUND_TABLE}"  # noqa: S608 - our own table name
+_DROP_FOUND_TABLE = f"DROP TABLE {_FOUND_TABLE}"
+_INSERT_FOUND = f"""
+    INSERT INTO {Deposit._meta.db_table} (chain_id, {_FOUND_COLUMNS}, in_signer_ledger, seen_at)
+    SELECT %s, f.pool_id, f.tx_hash, f.position, f.kind, f.sender, f.amount, f.block_number, f.block_hash,
+           f.tx_index, f.ordinal, to_timestamp(f.block_timestamp), f.status, f.credited_amount, f.refund_amount,
+           f.refund_reason, false, %s
+    FROM {_FOUND_TABLE} AS f
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {ChainTransaction._meta.db_table} AS t WHERE t.chain_id = %s AND t.tx_hash = f.tx_hash
+    )
+    ORDER BY f.block_number, f.tx_index, f.ordinal
+    ON CONFLICT (chain_id, tx_hash, position) DO NOTHING
+"""  # noqa: S608 - table names from the models, values bound
+# How many rows per pool and status it wrote.
+_INSERT_FOUND_COUNTS = f"""
+    WITH inserted AS ({_INSERT_FOUND} RETURNING pool_id, status)
+    SELECT pool_id, status, count(*) FROM inserted GROUP BY pool_id, status
+"""  # noqa: S608 - no values in it
+# Which rows it wrote, by key.
+_INSERT_FOUND_IDS = f"{_INSERT_FOUND} RETURNING id, tx_hash, position"
+_OURS = f"SELECT tx_hash FROM {ChainTransaction._meta.db_table} WHERE chain_id = %s AND tx_hash = ANY(%s)"  # noqa: S608
+_STORED_KEYS = (
+    f"SELECT tx_hash, position FROM {Deposit._meta.db_table} "  # noqa: S608 - table name from the model
+    "WHERE chain_id = %s AND block_number BETWEEN %s AND %s"
+)
+_LOWEST_PENDING = (
+    f"SELECT pool_id, min(block_number) FROM {Deposit._meta.db_table} "  # noqa: S608 - table name from the model
+    "WHERE chain_id = %s AND status = %s AND pool_id = ANY(%s) GROUP BY pool_id"
+)
 
 
 class ChainIndexer:
@@ -116,28 +181,29 @@ class ChainIndexer:
 
     # --- writing (inside the caller's transaction, which holds the cursor's row lock) ----------------------------
 
-    def _not_ours(self, deposits: list[FoundDeposit]) -> list[FoundDeposit]:
-        """Leave out transfers our own transactions made (gas top-ups from the gas account): they are not deposits.
+    def store(
+        self,
+        *,
+        blocks: ChainBlocks,
+        deposits: list[FoundDeposit],
+        confirmed_through: dict[int, int] | None = None,
+        credit_at_once: bool = False,
+    ) -> StoredDeposits:
+        """Insert the deposits (a key seen before is left as it is) and the blocks' hashes.
 
-        Every transaction we send is persisted with its hash before it is broadcast, so it is known here.
-        """
-        hashes = {deposit.tx_hash for deposit in deposits}
-        if not hashes:
-            return deposits
-        ours = set(
-            ChainTransaction.objects.filter(chain_id=self.chain_id, tx_hash__in=hashes).values_list(
-                "tx_hash", flat=True
-            )
-        )
-        return [deposit for deposit in deposits if deposit.tx_hash not in ours]
-
-    def store(self, *, blocks: ChainBlocks, deposits: list[FoundDeposit]) -> int:
-        """Insert the deposits (a key seen before is left as it is) and the blocks' hashes; returns how many new.
-
-        The count is exact while the cursor lock serialises indexers; the rows are right regardless.
+        `confirmed_through` (pool id → newest block whose deposits to it count as confirmed now) stores a deposit
+        that already has its confirmations as CONFIRMED at once, instead of PENDING and confirmed by an UPDATE of
+        the same row a moment later in the same transaction (catching up, that is nearly every row).
+        With `credit_at_once`, those of a pool with nothing else waiting to be confirmed are credited as they are
+        stored (crediting.pool_recompute_credits with `staged`): the same decisions, each row written once.
+        The counts are exact: they are the rows these INSERTs wrote.
         """
         window = blocks.window
-        new = self._insert_deposits(window=window, deposits=deposits)
+        stored = self._insert_deposits(
+            deposits=deposits, confirmed_through=confirmed_through or {}, credit_at_once=credit_at_once
+        )
+        if stored.new:  # new deposits show on their pools' pages (pools/services/pool_state.py)
+            touch_pools(pool_ids={deposit.pool_id for deposit in deposits})
         kept_from = max(window.first, window.last - KEEP_BLOCKS + 1)
         IndexedBlock.objects.bulk_create(
             [
@@ -155,19 +221,132 @@ class ChainIndexer:
             update_fields=["hash", "parent_hash", "timestamp"],
         )
         IndexedBlock.objects.filter(chain_id=self.chain_id, number__lte=window.last - KEEP_BLOCKS).delete()
-        return new
+        return stored
 
-    def _insert_deposits(self, *, window: BlockWindow, deposits: list[FoundDeposit]) -> int:
-        deposits = self._not_ours(deposits)
+    def _insert_deposits(
+        self, *, deposits: list[FoundDeposit], confirmed_through: dict[int, int] | None = None, credit_at_once=False
+    ) -> StoredDeposits:
+        """COPY the deposits into a temporary table, then INSERT … ON CONFLICT DO NOTHING on the exactly-once key
+        (chain id, tx hash, position), leaving out our own transactions' transfers (gas top-ups from the gas
+        account: not deposits; every transaction we send is persisted with its hash before it is broadcast).
+
+        Django's bulk_create cost more than fetching the window (a model object and a dozen field conversions per
+        row, the SQL text built in Python); COPY sends the rows as they are. The inserted rows come out in chain
+        order, so their ids follow it too."""
         if not deposits:
-            return 0
-        in_window = Deposit.objects.filter(chain_id=self.chain_id, block_number__range=(window.first, window.last))
-        before = in_window.count()
-        # ON CONFLICT DO NOTHING on (chain id, tx hash, position): the exactly-once key.
-        Deposit.objects.bulk_create(
-            [deposit.to_model(chain_id=self.chain_id) for deposit in deposits], ignore_conflicts=True, batch_size=1000
+            return StoredDeposits()
+        through = confirmed_through or {}
+        pending, confirmed = Deposit.Status.PENDING.value, Deposit.Status.CONFIRMED.value
+        rows = [(d, confirmed if d.block_number <= through.get(d.pool_id, -1) else pending) for d in deposits]
+        stored = StoredDeposits()
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_CREATE_FOUND_TABLE)
+            if credit_at_once:
+                staged, rows = self._staged_by_pool(cursor, rows, through)
+                for pool_id in sorted(staged):  # a fixed order, so two transactions never lock pools crosswise
+                    pool_deposits = staged[pool_id]
+                    pool_recompute_credits(
+                        pool_id=pool_id,
+                        staged=[
+                            StagedDeposit(
+                                key=(d.tx_hash, d.position),
+                                sender=d.sender,
+                                amount=d.amount,
+                                at=d.block_timestamp,
+                                block=d.block_number,
+                                tx_index=d.tx_index,
+                                position=d.position,
+                            )
+                            for d in pool_deposits
+                        ],
+                        store_staged=lambda decisions, found=pool_deposits: self._store_credited(
+                            cursor, found, decisions
+                        ),
+                    )
+                    stored.new += len(pool_deposits)
+                    stored.confirmed += len(pool_deposits)
+                    stored.credited_pools.add(pool_id)
+            if rows:
+                self._copy(cursor, ((d, status, 0, 0, "") for d, status in rows))
+                cursor.execute(_INSERT_FOUND_COUNTS, [self.chain_id, timezone.now(), self.chain_id])
+                for pool_id, status, count in cursor.fetchall():
+                    stored.new += count
+                    if status == confirmed:
+                        stored.confirmed += count
+                        stored.confirmed_pools.add(pool_id)
+            cursor.execute(_DROP_FOUND_TABLE)
+        return stored
+
+    def _staged_by_pool(
+        self, cursor, rows: list[tuple[FoundDeposit, str]], through: dict[int, int]
+    ) -> tuple[dict, list]:
+        """Split the rows into deposits to credit as they are stored, by pool, and the rest (stored the usual way).
+
+        Staged: stored CONFIRMED, not ours, not stored already, of a pool with no stored deposit still waiting at
+        or below that height (confirm_deposits would confirm it after this insert, and crediting must see both)."""
+        candidates = [d for d, status in rows if status == Deposit.Status.CONFIRMED]
+        if not candidates:
+            return {}, rows
+        cursor.execute(_OURS, [self.chain_id, sorted({d.tx_hash for d in candidates})])
+        ours = {tx_hash for (tx_hash,) in cursor.fetchall()}
+        lowest = min(d.block_number for d in candidates)
+        cursor.execute(_STORED_KEYS, [self.chain_id, lowest, max(d.block_number for d in candidates)])
+        seen = set(cursor.fetchall())
+        cursor.execute(
+            _LOWEST_PENDING,
+            [self.chain_id, Deposit.Status.PENDING.value, sorted({d.pool_id for d in candidates})],
         )
-        return in_window.count() - before
+        waiting = dict(cursor.fetchall())
+        staged: dict[int, list[FoundDeposit]] = {}
+        rest = []
+        for d, status in rows:
+            key = (d.tx_hash, d.position)
+            if (
+                status == Deposit.Status.CONFIRMED
+                and d.tx_hash not in ours
+                and key not in seen
+                and waiting.get(d.pool_id, through[d.pool_id] + 1) > through[d.pool_id]
+            ):
+                seen.add(key)
+                staged.setdefault(d.pool_id, []).append(d)
+            else:
+                rest.append((d, status))
+        return staged, rest
+
+    def _copy(self, cursor, rows) -> None:
+        """(deposit, status, credited, refund, reason) rows into the temporary table, which is emptied first."""
+        cursor.execute(_CLEAR_FOUND_TABLE)
+        with cursor.cursor.copy(_COPY_FOUND) as copy:
+            for d, status, credited, refund, reason in rows:
+                copy.write_row(
+                    (
+                        d.pool_id,
+                        d.tx_hash,
+                        d.position,
+                        d.kind,
+                        d.sender,
+                        d.amount,
+                        d.block_number,
+                        d.block_hash,
+                        d.tx_index,
+                        d.ordinal,
+                        d.block_timestamp,
+                        status,
+                        credited,
+                        refund,
+                        reason,
+                    )
+                )
+
+    def _store_credited(self, cursor, deposits: list[FoundDeposit], decisions: dict) -> dict:
+        """Store one pool's staged deposits CONFIRMED with their decided parts; their new ids by key."""
+        confirmed = Deposit.Status.CONFIRMED.value
+        parts = [decisions[(d.tx_hash, d.position)] for d in deposits]
+        self._copy(
+            cursor, ((d, confirmed, p.credited, p.refund, p.reason) for d, p in zip(deposits, parts, strict=True))
+        )
+        cursor.execute(_INSERT_FOUND_IDS, [self.chain_id, timezone.now(), self.chain_id])
+        return {(tx_hash, position): pk for pk, tx_hash, position in cursor.fetchall()}
 
     def _parent_hash(self, cursor: IndexerCursor) -> str | None:
         return (
@@ -184,16 +363,18 @@ class ChainIndexer:
             outcome.reorg_from = first_bad
             outcome.pools_recomputed = recover_from_reorg(cursor=cursor, first_bad_block=first_bad)
             return outcome
+        final = final_block(rpc=self.rpc, head=outcome.head)
         if cursor.last_block < outcome.head:
-            self._index_next_window(cursor=cursor, outcome=outcome, max_blocks=max_blocks)
+            self._index_next_window(cursor=cursor, outcome=outcome, max_blocks=max_blocks, final=final)
             if outcome.window is None:
                 return outcome  # nothing written: shrunk the window, or the chain moved under the fetch
         if not outcome.traces_refused:
             self._retrace_gap(cursor=cursor, outcome=outcome)
-        final = final_block(rpc=self.rpc, head=outcome.head)
         cursor.head, cursor.final_block = outcome.head, final
         cursor.save(update_fields=["last_block", "window", "head", "final_block", "updated_at"])
-        outcome.confirmed, confirmed_pools = confirm_deposits(chain_id=self.chain_id, head=outcome.head, final=final)
+        confirmed, confirmed_pools = confirm_deposits(chain_id=self.chain_id, head=outcome.head, final=final)
+        outcome.confirmed += confirmed
+        confirmed_pools |= outcome.confirmed_on_insert
         for pool_id in sorted(confirmed_pools):  # a fixed order, so two transactions never lock pools crosswise
             pool_recompute_credits(pool_id=pool_id)
         outcome.pools_recomputed |= confirmed_pools
@@ -222,7 +403,7 @@ class ChainIndexer:
                 return
             deposits = tracer.process_elements(pools=pools, blocks=blocks, elements=elements)
             outcome.deposits_found += len(deposits)
-            outcome.deposits_new += self._insert_deposits(window=window, deposits=deposits)
+            outcome.deposits_new += self._insert_deposits(deposits=deposits).new  # PENDING: confirmed below
         mark_retraced(gap=gap, window=window, pools=pools)
 
     def _as_indexed(self, blocks: ChainBlocks) -> bool:
@@ -231,7 +412,9 @@ class ChainIndexer:
         kept = IndexedBlock.objects.filter(chain_id=self.chain_id, number__range=(window.first, window.last))
         return all(blocks.is_canonical(number, block_hash) for number, block_hash in kept.values_list("number", "hash"))
 
-    def _index_next_window(self, *, cursor: IndexerCursor, outcome: StepOutcome, max_blocks: int | None) -> None:
+    def _index_next_window(
+        self, *, cursor: IndexerCursor, outcome: StepOutcome, max_blocks: int | None, final: int
+    ) -> None:
         first = cursor.last_block + 1
         size = cursor.window if max_blocks is None else min(cursor.window, max_blocks)
         window = BlockWindow(first, min(outcome.head, first + size - 1))
@@ -254,7 +437,18 @@ class ChainIndexer:
             logger.info("chain %s changed while fetching blocks %s..%s: %s", self.chain_id, first, window.last, exc)
             outcome.chain_changed = True
             return
-        outcome.deposits_new = self.store(blocks=findings.blocks, deposits=findings.deposits)
+        # What confirm_deposits would confirm right after: the pool's confirmations deep, at or below the tag's block.
+        through = {pool.id: min(outcome.head - pool.confirmations, final) for pool in pools.all}
+        # Credited as stored unless a trace gap is being filled: its older deposits would change the decisions.
+        stored = self.store(
+            blocks=findings.blocks,
+            deposits=findings.deposits,
+            confirmed_through=through,
+            credit_at_once=not gap_in_progress(chain_id=self.chain_id),
+        )
+        outcome.deposits_new, outcome.confirmed = stored.new, stored.confirmed
+        outcome.confirmed_on_insert = stored.confirmed_pools
+        outcome.pools_recomputed |= stored.credited_pools
         outcome.deposits_found = len(findings.deposits)
         outcome.window = window
         if findings.traces_asked:

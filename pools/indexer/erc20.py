@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from eth_utils import to_checksum_address
-
 from chain.rpc import JsonRpc, hex_int
-from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
+from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools, checksum_address
 from pools.indexer.constants import ADDRESSES_PER_LOG_FILTER, TRANSFER_TOPIC
 from pools.indexer.errors import ChainChangedDuringFetch
 from pools.models import Deposit
@@ -84,7 +82,7 @@ class Erc20TransferIndexer(DepositIndexer):
                     tx_hash=log["transactionHash"].lower(),
                     position=f"log:{log_index}",
                     kind=Deposit.Kind.ERC20,
-                    sender=to_checksum_address(topic_address(topics[1])),
+                    sender=checksum_address(topic_address(topics[1])),
                     amount=amount,
                     block_number=number,
                     block_hash=blocks.hash_of(number),

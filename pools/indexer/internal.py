@@ -13,12 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
-
 from chain.errors import RpcError
 from chain.rpc import JsonRpc, hex_int
 from enclave_signer.evidence import VALUE_MOVING_FRAMES  # what counts here is what the signer can prove
-from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
+from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools, checksum_address
 from pools.indexer.constants import TRACES_PER_REQUEST
 from pools.models import Deposit
 
@@ -101,7 +99,7 @@ class InternalTransferIndexer(DepositIndexer):
                             tx_hash=tx_hashes[tx_index],  # older nodes leave txHash out
                             position="trace:" + ".".join(map(str, inner.trace_address)),
                             kind=Deposit.Kind.NATIVE_INTERNAL,
-                            sender=to_checksum_address(frame["from"]),
+                            sender=checksum_address(frame["from"]),
                             amount=amount,
                             block_number=block.number,
                             block_hash=blocks.hash_of(block.number),

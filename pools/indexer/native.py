@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_utils import to_checksum_address
-
 from chain.rpc import JsonRpc, hex_int
-from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools
+from pools.indexer.base import ChainBlocks, DepositIndexer, FoundDeposit, WatchedPools, checksum_address
 from pools.indexer.errors import ChainChangedDuringFetch
 from pools.models import Deposit
 
@@ -58,7 +56,7 @@ class NativeTxIndexer(DepositIndexer):
                     tx_hash=tx["hash"].lower(),
                     position="tx",
                     kind=Deposit.Kind.NATIVE_TX,
-                    sender=to_checksum_address(tx["from"]),
+                    sender=checksum_address(tx["from"]),
                     amount=hex_int(tx["value"]),
                     block_number=number,
                     block_hash=blocks.hash_of(number),

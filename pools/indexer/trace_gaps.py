@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pools.indexer.base import BlockWindow, WatchedPool, WatchedPools
@@ -83,6 +83,15 @@ def gap_to_retrace(*, chain_id: int) -> TraceGap | None:
         TraceGap.objects.filter(chain_id=chain_id, last_block__isnull=False, retraced_through__lt=F("last_block"))
         .order_by("first_block")
         .first()
+    )
+
+
+def gap_in_progress(*, chain_id: int) -> bool:
+    """Whether a gap is open or not all traced again: a step may then find older deposits after the window's."""
+    return (
+        TraceGap.objects.filter(chain_id=chain_id)
+        .filter(Q(last_block__isnull=True) | Q(retraced_through__lt=F("last_block")))
+        .exists()
     )
 
 

@@ -65,12 +65,13 @@ def _status_change(*, pool: Pool, kind: str, previous_status: str, **facts) -> N
     _record(pool=pool, kind=kind, payload={**payload, **facts})
 
 
-def deposits_credited(*, pool: Pool, deposits: list[Deposit]) -> None:
+def deposits_credited(*, pool: Pool, deposits: list[Deposit] = (), deposit_ids: list[int] = ()) -> None:
     """One deposit.credited event per deposit, in chain order, with the amounts as they are now in the database."""
-    if not deposits:
+    ids = [deposit.pk for deposit in deposits] + list(deposit_ids)  # ids: the indexer's crediting has no objects
+    if not ids:
         return
     with connection.cursor() as cursor:
-        cursor.execute(_DEPOSITS_CREDITED_SQL, [Kind.DEPOSIT_CREDITED, pool.pk, [deposit.pk for deposit in deposits]])
+        cursor.execute(_DEPOSITS_CREDITED_SQL, [Kind.DEPOSIT_CREDITED, pool.pk, ids])
         event_ids = [row[0] for row in cursor.fetchall()]
     _recorded(pool=pool, kind=Kind.DEPOSIT_CREDITED, event_ids=event_ids)
 

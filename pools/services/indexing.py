@@ -11,8 +11,11 @@ An RPC that does not serve call traces stops nothing: indexing goes on without i
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -69,6 +72,22 @@ class IndexReport:
         self.caught_up = outcome.caught_up
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for one step. A window's blocks, receipts and traces (hundreds of thousands of
+    objects) stay alive while its deposits are stored and credited, and every collection the step's allocations
+    trigger walks them again: 0.3 s of a 10,000-deposit window, against 0.03 s while merely fetching it
+    (bench/indexing.py). The step frees them by reference counting; the collector resumes after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def _ensure_cursor(*, chain_id: int, head: int) -> None:
     """A new chain starts a little behind its head, so a pool scheduled just before the first run is covered."""
     start = max(0, head - KEEP_BLOCKS)
@@ -96,7 +115,7 @@ def index_chain(
         remaining = None if max_blocks is None else max_blocks - report.blocks
         if remaining is not None and remaining <= 0:
             break
-        with transaction.atomic():
+        with transaction.atomic(), _collector_paused():
             cursor = IndexerCursor.objects.select_for_update(skip_locked=True).filter(chain_id=chain_id).first()
             if cursor is None:
                 report.skipped = True  # another indexer is at work on this chain; it will do this
