@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from chain.devnet import ChainDeployment, deploy_dev_fixtures
 from tests.anvil import AnvilNode, start_anvil
-from tests.processes import start_signer
+from tests.processes import SignerSpares
+
+# The environment signers start from: this process's before any test could monkeypatch it.
+SIGNER_BASE_ENV = dict(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -34,16 +39,21 @@ def chain_snapshot(anvil: AnvilNode):
     anvil.rpc("anvil_setNextBlockBaseFeePerGas", [hex(next_base_fee)])
 
 
+@pytest.fixture(scope="session")
+def signer_spares(tmp_path_factory) -> SignerSpares:
+    """Where `signer_stack` takes its signers from: each is started while the test before it runs."""
+    spares = SignerSpares(folders=lambda: tmp_path_factory.mktemp("signer-stack"), base_env=SIGNER_BASE_ENV)
+    yield spares
+    spares.stop()
+
+
 @pytest.fixture
-def signer_stack(settings, anvil, dev_chain, tmp_path):
-    """A real signer process on the session's anvil, and the settings that point the app at both."""
+def signer_stack(settings, anvil, dev_chain, signer_spares, tmp_path):
+    """A real signer process of the test's own (fresh keys and data) on the test's anvil, and the settings that
+    point the app at both."""
     deployment_file = tmp_path / "deployment.json"
-    contracts_file = tmp_path / "signer-contracts.json"
     dev_chain.write(deployment_file)
-    contracts_file.write_text(dev_chain.signer_contracts_json())
-    signer = start_signer(
-        rpc_url=anvil.rpc_url, chain_id=31337, data_dir=tmp_path / "signer", contracts_file=contracts_file
-    )
+    signer = signer_spares.take(rpc_url=anvil.rpc_url, chain_id=31337, contracts_json=dev_chain.signer_contracts_json())
     settings.CHAIN_RPC_URL = anvil.rpc_url
     settings.CHAIN_ID = 31337
     settings.CHAIN_DEPLOYMENT_FILE = deployment_file
@@ -51,3 +61,19 @@ def signer_stack(settings, anvil, dev_chain, tmp_path):
     settings.SIGNER_CLIENT_KEY = signer.client_key
     yield signer
     signer.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_local_counts_and_reads():
+    """What a web process keeps in memory between requests (pools/ratelimit.py's local counts, the pool read caches
+    and the state versions it learned) must not outlive the Redis and database state a test starts from."""
+    from agent_api.pool_cache import CACHE as api_reads
+    from pools import ratelimit
+    from pools.services import pool_state
+    from web.views import LIVE_CACHE as live_reads
+
+    ratelimit.forget_local_counts()
+    pool_state.forget_versions()
+    api_reads.clear()
+    live_reads.clear()
+    yield

@@ -50,7 +50,7 @@ def _wait(running: RunningProcess, ready, *, timeout: float = 30) -> RunningProc
                 return running
         except Exception:  # noqa: BLE001 - not up yet
             pass
-        time.sleep(0.2)
+        time.sleep(0.05)
     running.stop()
     raise RuntimeError(f"{running.name} not ready within {timeout:.0f} s:\n{running.log()}")
 
@@ -63,14 +63,21 @@ class SignerProcess(RunningProcess):
     env: dict | None = None
 
 
-def start_signer(
-    *, rpc_url: str, chain_id: int, data_dir: Path, contracts_file: Path | None = None, extra_env: dict | None = None
+def spawn_signer(
+    *,
+    rpc_url: str,
+    chain_id: int,
+    data_dir: Path,
+    contracts_file: Path | None = None,
+    extra_env: dict | None = None,
+    base_env: dict | None = None,
 ) -> SignerProcess:
-    """`python -m enclave_signer serve` on a free port, with a fresh HMAC key and development sealing root."""
+    """`python -m enclave_signer serve` on a free port, with a fresh HMAC key and development sealing root; not yet
+    waited for (`wait_for_signer`). `base_env` replaces this process's environment as the one it starts from."""
     port = free_port()
     hmac = secrets.token_hex(32)
     env = {
-        **os.environ,
+        **(os.environ if base_env is None else base_env),
         "SIGNER_BIND": f"127.0.0.1:{port}",
         "SIGNER_DATA_DIR": str(data_dir),
         "SIGNER_HMAC_KEYS": f"test:{hmac}",
@@ -83,11 +90,77 @@ def start_signer(
     env.update(extra_env or {})
     url = f"http://127.0.0.1:{port}"
     base = _spawn("signer", [sys.executable, "-m", "enclave_signer", "serve"], env=env, log_dir=data_dir.parent)
-    signer = SignerProcess(
+    return SignerProcess(
         name=base.name, process=base.process, log_path=base.log_path, url=url, client_key=f"test:{hmac}",
         data_dir=data_dir, env=env,
     )  # fmt: skip
-    return _wait(signer, lambda: urllib.request.urlopen(url + "/health", timeout=1).status == 200)  # noqa: S310
+
+
+def wait_for_signer(signer: SignerProcess) -> SignerProcess:
+    """Return `signer` once its /health answers 200 (it raises with the signer's log if it exits or never does)."""
+    return _wait(signer, lambda: urllib.request.urlopen(signer.url + "/health", timeout=1).status == 200)  # noqa: S310
+
+
+def start_signer(
+    *, rpc_url: str, chain_id: int, data_dir: Path, contracts_file: Path | None = None, extra_env: dict | None = None
+) -> SignerProcess:
+    """`python -m enclave_signer serve` on a free port, with a fresh HMAC key and development sealing root."""
+    return wait_for_signer(
+        spawn_signer(
+            rpc_url=rpc_url, chain_id=chain_id, data_dir=data_dir, contracts_file=contracts_file, extra_env=extra_env
+        )
+    )
+
+
+class SignerSpares:
+    """Fresh signers, each started while the test before it runs.
+
+    A signer takes 0.5–1.5 s of CPU to import and start, and about 100 tests ask for one. `take()` hands out a
+    signer started earlier for the same chain and contracts (waiting for it if it is not up yet) and starts the next
+    at once, so that start overlaps the test's own work. Each signer is still its own process with its own keys, HMAC
+    key and data folder, used by one test only. A signer reads nothing from the chain but its id at start, so one
+    started during an earlier test (whose chain changes are then reverted) is the same as one started now; one that
+    saw another id (a test that had the chain pose as Base) refuses to start and is replaced by one started now. The
+    environment it starts from is the one given here (taken before any test ran), never a test's monkeypatched one.
+    """
+
+    def __init__(self, *, folders, base_env: dict) -> None:
+        self._folders, self._base_env = folders, base_env
+        self._next: tuple[tuple, SignerProcess] | None = None
+
+    def take(self, *, rpc_url: str, chain_id: int, contracts_json: str) -> SignerProcess:
+        wanted = (rpc_url, chain_id, contracts_json)
+        spare, self._next = self._next, None
+        if spare is not None and spare[0] != wanted:  # a module with a chain of its own: its spare is of no use
+            spare[1].stop()
+            spare = None
+        try:
+            signer = (spare and self._ready(spare[1])) or wait_for_signer(self._spawn(*wanted))
+        finally:
+            self._next = (wanted, self._spawn(*wanted))
+        return signer
+
+    def _spawn(self, rpc_url: str, chain_id: int, contracts_json: str) -> SignerProcess:
+        folder = self._folders()
+        contracts_file = folder / "signer-contracts.json"
+        contracts_file.write_text(contracts_json)
+        return spawn_signer(
+            rpc_url=rpc_url, chain_id=chain_id, data_dir=folder / "signer", contracts_file=contracts_file,
+            base_env=self._base_env,
+        )  # fmt: skip
+
+    @staticmethod
+    def _ready(spare: SignerProcess) -> SignerProcess | None:
+        """The spare once it answers, or None if it refused to start (it saw the chain under another id)."""
+        try:
+            return wait_for_signer(spare)
+        except RuntimeError:
+            return None
+
+    def stop(self) -> None:
+        if self._next is not None:
+            self._next[1].stop()
+            self._next = None
 
 
 def start_celery_worker(*, log_dir: Path, env: dict[str, str] | None = None, pool: str = "solo") -> RunningProcess:

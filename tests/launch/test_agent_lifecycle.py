@@ -137,7 +137,7 @@ def test_an_agent_raises_and_launches_through_the_api(chain, tmp_path):  # noqa:
             status = api.get(reverse("api-agent-pool-launch", args=[pool_id])).json()
             if status.get("step") in ("launched", "failed"):
                 break
-            time.sleep(0.3)
+            time.sleep(0.1)
         trigger_to_launched = time.monotonic() - started
     finally:
         worker.stop()

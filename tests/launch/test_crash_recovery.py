@@ -56,7 +56,7 @@ def test_a_worker_killed_mid_launch_still_launches_exactly_once(chain, tmp_path,
             step = Launch.objects.get(pool=pool).step
             if step in (Launch.Step.LAUNCHED, Launch.Step.FAILED):
                 break
-            time.sleep(0.5)
+            time.sleep(0.1)
     finally:
         worker.stop()
 

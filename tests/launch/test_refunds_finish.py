@@ -52,7 +52,7 @@ def wait_for(condition, *, worker: RunningProcess, what: str, seconds: float = W
         connections.close_all()  # a fresh read of what the worker wrote
         if condition():
             return
-        time.sleep(0.5)
+        time.sleep(0.1)
     raise AssertionError(f"{what} did not happen within {seconds} s:\n{worker.log()[-6000:]}")
 
 
