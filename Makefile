@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SOLIDITY := $(shell find contracts -name '*.sol' 2>/dev/null)
 
-.PHONY: run test test-faults bootstrap contracts lint format bench clean clean-data help
+.PHONY: run test test-faults ci bootstrap contracts lint format bench clean clean-data help
 .DEFAULT_GOAL := help
 
 help:  ## list the targets
@@ -17,8 +17,12 @@ run: bootstrap  ## run PostgreSQL, Redis, anvil, signer, worker, beat and web; C
 test: bootstrap  ## Django checks and the whole test suite against throwaway services
 	$(PY) scripts/devstack.py test $(PYTEST_ARGS)
 
-test-faults: bootstrap  ## fault injection: chain drops and 60 s stalls, restarts, SIGKILLs, reorgs, load (~10 min)
+test-faults: bootstrap  ## fault injection: chain drops and stalls, restarts, SIGKILLs, reorgs, load (~4 min)
 	$(PY) scripts/devstack.py test tests/faults -m faults $(PYTEST_ARGS)
+
+ci: bootstrap  ## what CI runs (.ci/run): make test, then the fault suite
+	$(MAKE) test
+	$(MAKE) test-faults
 
 bootstrap: $(VENV)/.installed node_modules/.installed build/contracts/.built  ## install what is missing (idempotent)
 

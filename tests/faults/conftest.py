@@ -1,5 +1,5 @@
 """The fault-injection suite runs only when asked for (`make test-faults`, i.e. `pytest -m faults`): it takes
-minutes, stops and restarts the test servers, and stalls the chain for a minute at a time."""
+minutes, stops and restarts the test servers, and drops or stalls the chain until the app has shown it felt it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 pytest.register_assert_rewrite("tests.faults.invariants", "tests.faults.support")
 
 from chain.rpc import JsonRpc  # noqa: E402
-from tests.faults.support import FaultStack  # noqa: E402
+from tests.faults.support import RPC_TIMEOUT_SECONDS, FaultStack  # noqa: E402
 from tests.faults.tcp_proxy import TcpProxy  # noqa: E402
 from tests.indexer.support import ChainDriver  # noqa: E402
 
@@ -32,6 +32,7 @@ def stack(settings, signer_stack, anvil, chain_snapshot, tmp_path) -> FaultStack
     port = int(anvil.rpc_url.rsplit(":", 1)[1])
     proxy = TcpProxy(upstream_port=port).start()
     settings.CHAIN_RPC_URL = proxy.url
+    settings.CHAIN_RPC_TIMEOUT = RPC_TIMEOUT_SECONDS  # a client gives up on a stalled connection this soon
     chain = ChainDriver(anvil=anvil, rpc=JsonRpc(url=anvil.rpc_url, timeout=30))
     faults = FaultStack(chain=chain, proxy=proxy, signer=signer_stack, tmp_path=tmp_path, first_block=chain.head())
     yield faults

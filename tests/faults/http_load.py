@@ -1,6 +1,7 @@
 """HTTP load on loopback: the app served by gunicorn as in production, and many concurrent clients for a bounded time.
 
-Shared by `bench/api_load.py` (the figures) and `tests/faults/test_load.py` (200 clients, 60 s, no errors).
+Shared by `bench/api_load.py` (the figures) and `tests/faults/test_load.py` (200 clients, a fixed number of requests
+each, no errors).
 
 The clients are coroutines on one thread (aiohttp), each with its own connection, sending its next request as soon as
 its previous answer arrived (a closed loop). A latency is measured from sending to the last byte of the answer, so on
@@ -69,8 +70,12 @@ class LoadResult:
         }
 
 
-async def _client(session: aiohttp.ClientSession, urls, deadline: float, result: LoadResult) -> None:
-    while time.monotonic() < deadline:
+async def _client(
+    session: aiohttp.ClientSession, urls, deadline: float, result: LoadResult, requests: int | None = None
+) -> None:
+    sent = 0
+    while time.monotonic() < deadline and (requests is None or sent < requests):
+        sent += 1
         url = next(urls)
         started = time.perf_counter()
         try:
@@ -85,7 +90,9 @@ async def _client(session: aiohttp.ClientSession, urls, deadline: float, result:
         result.latencies.append(time.perf_counter() - started)
 
 
-async def _load(urls: Sequence[str], *, clients: int, seconds: float) -> LoadResult:
+async def _load(
+    urls: Sequence[str], *, clients: int, seconds: float, requests_per_client: int | None = None
+) -> LoadResult:
     result = LoadResult(clients=clients, seconds=seconds)
     cycle = itertools.cycle(urls)
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
@@ -93,14 +100,17 @@ async def _load(urls: Sequence[str], *, clients: int, seconds: float) -> LoadRes
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.monotonic()
         deadline = started + seconds
-        await asyncio.gather(*(_client(session, cycle, deadline, result) for _ in range(clients)))
+        await asyncio.gather(*(_client(session, cycle, deadline, result, requests_per_client) for _ in range(clients)))
         result.seconds = time.monotonic() - started
     return result
 
 
-def run_load(urls: Sequence[str], *, clients: int, seconds: float) -> LoadResult:
-    """`clients` concurrent clients requesting `urls` in turn for `seconds`; bounded by time, one thread."""
-    return asyncio.run(_load(urls, clients=clients, seconds=seconds))
+def run_load(
+    urls: Sequence[str], *, clients: int, seconds: float, requests_per_client: int | None = None
+) -> LoadResult:
+    """`clients` concurrent clients requesting `urls` in turn for `seconds`, one thread. With `requests_per_client`,
+    a fixed amount of work instead: each client sends that many requests, and `seconds` is only a bound."""
+    return asyncio.run(_load(urls, clients=clients, seconds=seconds, requests_per_client=requests_per_client))
 
 
 @dataclass

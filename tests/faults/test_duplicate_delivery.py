@@ -27,9 +27,10 @@ def _deliver_twice(task, *args) -> None:
 
 
 def test_launch_and_refund_tasks_delivered_twice_to_two_workers(stack):
+    stack.start_worker()  # both boot while the raise is built
+    stack.start_worker()
     raised = stack.closed_raise(label="twice")
-    stack.start_worker()
-    stack.start_worker()
+    stack.workers_ready()  # two workers at once take the deliveries
 
     from pools.services.launch import launch_request
 
@@ -47,14 +48,15 @@ def test_launch_and_refund_tasks_delivered_twice_to_two_workers(stack):
 
 
 def test_the_indexing_task_delivered_twice_to_two_workers(stack):
+    stack.start_worker()  # both boot while the deposits are sent
+    stack.start_worker()
     pool = scheduled_pool(stack.chain, max_contribution=0)
     sent = []
     for round_ in range(5):
         at = pool.opens_at + timedelta(minutes=1) if round_ == 0 else None
         sent += stack.deposit(pool, [ETHER + i for i in range(20)], at=at, label=f"twice-{round_}")
     stack.chain.mine(CONFIRMATIONS + 1)
-    stack.start_worker()
-    stack.start_worker()
+    stack.workers_ready()  # two workers at once take the deliveries
 
     for _ in range(3):
         _deliver_twice(index_chain_task, ANVIL_CHAIN_ID)

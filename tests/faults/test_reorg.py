@@ -37,6 +37,7 @@ def _signed_deposit(account, *, to: str, value: int) -> tuple[str, SentDeposit]:
 
 def test_a_twelve_block_reorg_after_deposits_were_credited(stack):
     chain = stack.chain
+    stack.start_worker()  # boots while the deposits are sent and reorganised
     pool = scheduled_pool(chain)
     survivors = [_depositor(f"kept-{i}") for i in range(4)]
     doomed = [_depositor(f"gone-{i}") for i in range(2)]
@@ -74,7 +75,6 @@ def test_a_twelve_block_reorg_after_deposits_were_credited(stack):
 
     pool = close_raise(chain, pool)
     raised = Raise(pool=pool, sent=sent, deposited=23 * ETHER, owed=2 * ETHER)
-    stack.start_worker()
     stack.launch(pool)
     stack.refund(pool)
     assert_all(stack, raised)

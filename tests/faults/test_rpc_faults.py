@@ -1,10 +1,13 @@
-"""The chain's RPC dropped or stalled for a minute (LAUNCHPAD_FAULT_SECONDS, 60 by default) while deposits are being
-indexed and a launch is being sent, through a TCP proxy between the app and anvil.
+"""The chain's RPC dropped or stalled while deposits are being indexed and a launch is being sent, through a TCP
+proxy between the app and anvil.
 
 The fault starts the moment a launch transaction reaches the node: the node mines it, its answer never comes back,
 and every other connection (the indexer's among them) is reset or hangs. Deposits keep arriving on the chain
-meanwhile. Afterwards every deposit is recorded exactly once, the launch happened once, the refunds were paid once,
-and the funds are conserved to the wei.
+meanwhile. The fault lasts until the app has shown it felt it, not for a length of time: a stall until the launch
+job's client gave up on the held broadcast after its RPC timeout (CHAIN_RPC_TIMEOUT, short in the fault stack), tried
+again (web3's own retries, held too) and the job failed; a drop until the job failed, ran again (resume_jobs) and
+was refused again; in both, until the indexer failed at least once. Afterwards every deposit is recorded exactly
+once, the launch happened once, the refunds were paid once, and the funds are conserved to the wei.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from chain.client import chain_deployment
 from chain.errors import ChainError
 from pools.models import Deposit
 from tests.faults.invariants import assert_all, assert_credited, assert_deposits_exact
-from tests.faults.support import FAULT_SECONDS, FaultStack, SentDeposit, wait_for
+from tests.faults.support import FAULT_BOUND_SECONDS, FaultStack, SentDeposit, task_failures, wait_for
 from tests.indexer.support import ETHER, USDC
 from tests.launch.test_lifecycle import CONFIRMATIONS, scheduled_pool
 
@@ -128,31 +131,52 @@ class Background:
 
 
 def _fault_during_indexing_and_a_launch(stack: FaultStack, strike) -> None:
+    stack.start_worker()  # boots while the raise is built
     raised = stack.closed_raise(label="rpc-fault")
     open_pools = OpenPools(stack)
-    stack.start_worker()
     stack.start_resuming()
     background = Background(stack, open_pools).start()
 
-    strike(stack.proxy, after="eth_sendRawTransaction")
-    stack.launch(raised.pool, timeout=FAULT_SECONDS + 240)
+    def launch_job_failures() -> int:
+        return task_failures(stack.worker_logs(whole=True), "advance_launch")
+
+    def felt(*, job_failures: int) -> bool:
+        return launch_job_failures() >= job_failures and background.index_failures > 0
+
+    strike(stack.proxy, after="eth_sendRawTransaction", felt=felt)
+    stack.launch(raised.pool, timeout=FAULT_BOUND_SECONDS + 240)
 
     assert stack.proxy.log.triggered, "the fault never struck"
-    stack.proxy.wait_healed(timeout=FAULT_SECONDS + 30)
+    stack.proxy.wait_healed(timeout=FAULT_BOUND_SECONDS + 30)
+    assert stack.proxy.released_on_evidence, f"the fault ended before the app showed it felt it: {stack.proxy.log}"
     background.stop_and_catch_up(timeout=120)
     assert background.index_failures > 0, "the indexer never met the fault"
+    assert launch_job_failures() >= 1, "the launch job never met the fault"
 
     stack.refund(raised.pool)
     assert_all(stack, raised)
     open_pools.assert_exact()
 
 
-def test_a_minute_of_dropped_rpc_connections_during_indexing_and_a_launch(stack):
-    _fault_during_indexing_and_a_launch(stack, lambda proxy, after: proxy.drop(seconds=FAULT_SECONDS, after=after))
+def test_dropped_rpc_connections_during_indexing_and_a_launch(stack):
+    def strike(proxy, *, after, felt):
+        # Held until the job, run again after the lost answer, was refused again (connections reset on arrival).
+        until = lambda: proxy.log.refused > 0 and felt(job_failures=2)  # noqa: E731
+        proxy.drop(seconds=FAULT_BOUND_SECONDS, after=after, until=until)
+
+    _fault_during_indexing_and_a_launch(stack, strike)
+    assert stack.proxy.log.refused > 0
 
 
-def test_a_minute_of_stalled_rpc_connections_during_indexing_and_a_launch(stack):
-    _fault_during_indexing_and_a_launch(stack, lambda proxy, after: proxy.stall(seconds=FAULT_SECONDS, after=after))
+def test_stalled_rpc_connections_during_indexing_and_a_launch(stack):
+    def strike(proxy, *, after, felt):
+        # Held until the job's client gave up on the held broadcast (its RPC timeout: the proxy saw it close the
+        # connection), its retries were held and given up on too, and the job failed.
+        until = lambda: proxy.log.trigger_abandoned and proxy.log.abandoned > 1 and felt(job_failures=1)  # noqa: E731
+        proxy.stall(seconds=FAULT_BOUND_SECONDS, after=after, until=until)
+
+    _fault_during_indexing_and_a_launch(stack, strike)
+    assert stack.proxy.log.trigger_abandoned and stack.proxy.log.abandoned > 1
 
 
 @pytest.mark.parametrize("request_text", ["debug_traceBlockByHash", "eth_getLogs"])
@@ -162,12 +186,15 @@ def test_a_reset_in_the_middle_of_an_indexing_window_writes_nothing_half_done(st
     for round_ in range(1, 4):
         open_pools.send_round(round_)
     stack.chain.mine(CONFIRMATIONS + 1)
-    stack.proxy.drop(seconds=3, after=request_text)
+    failed = threading.Event()
+    stack.proxy.drop(seconds=FAULT_BOUND_SECONDS, after=request_text, until=failed.is_set)
 
     with pytest.raises(ChainError):
         stack.index()
+    failed.set()  # the indexing run failed: the drop may end
     assert not Deposit.objects.filter(pool__in=open_pools.pools).exists(), "a window is written whole or not at all"
     stack.proxy.wait_healed(timeout=30)
+    assert stack.proxy.released_on_evidence, stack.proxy.log
     stack.index()
 
     assert open_pools.all_confirmed()

@@ -31,9 +31,9 @@ REFUND_POINTS = ["signed:refund", "sent:refund", "receipt:refund"]
 
 
 def _launch_and_refund_with_a_crash(stack: FaultStack, *, asset: str, crash_at: str) -> None:
-    raised = stack.closed_raise(asset=asset, label=f"kill-{crash_at}")
     marker = stack.tmp_path / "crashed"
-    worker = stack.start_worker(crash_at=crash_at, marker="crashed")
+    worker = stack.start_worker(crash_at=crash_at, marker="crashed")  # boots while the raise is built
+    raised = stack.closed_raise(asset=asset, label=f"kill-{crash_at}")
 
     stack.launch(raised.pool)
     stack.refund(raised.pool)
