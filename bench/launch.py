@@ -172,7 +172,9 @@ def closed_pool_with_depositors(anvil, rpc: JsonRpc, deployment, *, depositors: 
     # The chain's clock moved past the feeds' updates: re-stamp them, as the devnet heartbeat task would.
     refresh_dev_price_feeds(anvil.w3, deployment, deployer=anvil.account(0).address)
     head = anvil.w3.eth.block_number
-    IndexerCursor.objects.update_or_create(chain_id=pool.chain_id, defaults={"last_block": head, "head": head})
+    IndexerCursor.objects.update_or_create(
+        chain_id=pool.chain_id, defaults={"last_block": head, "head": head, "final_block": head}
+    )  # every deposit up to the head is in: what the indexer would record (another bench may have left a cursor)
     return pool
 
 
