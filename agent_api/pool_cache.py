@@ -24,7 +24,7 @@ from pools.services.pool_state import CachedRead, ReadCache, etag_matches, pool_
 # What follows no service is on this page only by an admin's edit outside the services (an agent's name): a stored
 # answer is never older than this, whatever the version says.
 # (POOL_READ_CACHE_SECONDS: bench/load_settings.py sets 0, cache off, for its comparison.)
-MAX_AGE_SECONDS = getattr(settings, "POOL_READ_CACHE_SECONDS", 2.0)
+MAX_AGE_SECONDS = settings.POOL_READ_CACHE_SECONDS
 CACHE = ReadCache(max_entries=2_000, max_age_seconds=MAX_AGE_SECONDS)
 CACHE_CONTROL = "public, max-age=1"
 _KEPT_HEADERS = ("Content-Type", "Vary", "Allow")

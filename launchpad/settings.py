@@ -303,6 +303,10 @@ CACHES = {
         "TIMEOUT": 300,
     }
 }
+# The pool detail API and the pool page's live fragment are served from each web process's memory while the pool's
+# state version stands (docs/architecture.md, "Pool reads under load"); this bounds what follows the clock instead
+# (countdown, oracle price). 0 turns both caches off (bench/load_settings.py does, for its comparison).
+POOL_READ_CACHE_SECONDS = 2.0
 
 # --- Health --------------------------------------------------------------------------------------------------
 HEALTH_CHECK_TIMEOUT = env.float("HEALTH_CHECK_TIMEOUT", default=3.0)

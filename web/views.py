@@ -166,7 +166,7 @@ def pool_detail(request: HttpRequest, pool_id: int) -> HttpResponse:
 # stands (pools/services/pool_state.py) and for at most LIVE_MAX_AGE_SECONDS: that bounds what follows the clock
 # rather than a service (the countdown, by the minute; the oracle's price; the phase at the open and close times,
 # until the beat's service call; the indexer's trace notice; the price chart's summary).
-LIVE_MAX_AGE_SECONDS = getattr(settings, "POOL_READ_CACHE_SECONDS", 2.0)
+LIVE_MAX_AGE_SECONDS = settings.POOL_READ_CACHE_SECONDS
 LIVE_CACHE = ReadCache(max_entries=1_000, max_age_seconds=LIVE_MAX_AGE_SECONDS)
 
 
