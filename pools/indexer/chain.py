@@ -119,9 +119,11 @@ _INSERT_FOUND_COUNTS = f"""
 # Which rows it wrote, by key.
 _INSERT_FOUND_IDS = f"{_INSERT_FOUND} RETURNING id, tx_hash, position"
 _OURS = f"SELECT tx_hash FROM {ChainTransaction._meta.db_table} WHERE chain_id = %s AND tx_hash = ANY(%s)"  # noqa: S608
+# Stored rows by key, whatever their block (a row a deep fork or a rewound cursor left at another height still
+# conflicts on the unique key): through the (chain_id, tx_hash, position) index.
 _STORED_KEYS = (
     f"SELECT tx_hash, position FROM {Deposit._meta.db_table} "  # noqa: S608 - table name from the model
-    "WHERE chain_id = %s AND block_number BETWEEN %s AND %s"
+    "WHERE chain_id = %s AND tx_hash = ANY(%s)"
 )
 _LOWEST_PENDING = (
     f"SELECT pool_id, min(block_number) FROM {Deposit._meta.db_table} "  # noqa: S608 - table name from the model
@@ -289,8 +291,7 @@ class ChainIndexer:
             return {}, rows
         cursor.execute(_OURS, [self.chain_id, sorted({d.tx_hash for d in candidates})])
         ours = {tx_hash for (tx_hash,) in cursor.fetchall()}
-        lowest = min(d.block_number for d in candidates)
-        cursor.execute(_STORED_KEYS, [self.chain_id, lowest, max(d.block_number for d in candidates)])
+        cursor.execute(_STORED_KEYS, [self.chain_id, sorted({d.tx_hash for d in candidates})])
         seen = set(cursor.fetchall())
         cursor.execute(
             _LOWEST_PENDING,
@@ -403,7 +404,10 @@ class ChainIndexer:
                 return
             deposits = tracer.process_elements(pools=pools, blocks=blocks, elements=elements)
             outcome.deposits_found += len(deposits)
-            outcome.deposits_new += self._insert_deposits(deposits=deposits).new  # PENDING: confirmed below
+            new = self._insert_deposits(deposits=deposits).new  # PENDING: confirmed below
+            if new:  # they show on their pools' pages as pending
+                touch_pools(pool_ids={deposit.pool_id for deposit in deposits})
+            outcome.deposits_new += new
         mark_retraced(gap=gap, window=window, pools=pools)
 
     def _as_indexed(self, blocks: ChainBlocks) -> bool:

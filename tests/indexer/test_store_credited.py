@@ -101,6 +101,27 @@ def test_a_deposit_stored_already_is_neither_stored_nor_credited_twice(chain, cu
     assert len(_credited_events(pool)) == 1
 
 
+def test_a_deposit_stored_at_another_height_does_not_stall_the_indexer(chain, cursor, make_pool):
+    """A row with the same key at another block (a deep fork moved the transaction, the cursor was rewound by hand)
+    is found by its key, not by the window's heights: the step goes on instead of rolling back for good."""
+    pool = make_pool("moved", confirmations=0, soft_cap=0, hard_cap=10 * ETHER)
+    alice = fresh_address("alice")
+    chain.fund([alice])
+    chain.block([eth_transfer(alice, pool.deposit_address, ETHER)])
+    index_chain(chain_id=ANVIL_CHAIN_ID)
+    Deposit.objects.update(block_number=10**6)  # the stored row sits outside the window indexed again
+    cursor.refresh_from_db()
+    cursor.last_block -= 1
+    cursor.save(update_fields=["last_block"])
+
+    report = index_chain(chain_id=ANVIL_CHAIN_ID)
+
+    pool.refresh_from_db()
+    assert report.deposits_found == 1 and report.deposits_new == 0
+    assert Deposit.objects.count() == 1 and pool.raised == ETHER
+    assert len(_credited_events(pool)) == 1
+
+
 def test_the_indexers_checksum_is_eip55():
     generator = random.Random(55)
     for _ in range(500):
