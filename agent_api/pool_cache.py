@@ -27,6 +27,8 @@ from pools.services.pool_state import CachedRead, ReadCache, etag_matches, pool_
 MAX_AGE_SECONDS = settings.POOL_READ_CACHE_SECONDS
 CACHE = ReadCache(max_entries=2_000, max_age_seconds=MAX_AGE_SECONDS)
 CACHE_CONTROL = "public, max-age=1"
+# An agent's (authenticated) answer carries its own key's RateLimit-* headers: no shared cache may keep it.
+CACHE_CONTROL_PRIVATE = "private, no-cache"
 _KEPT_HEADERS = ("Content-Type", "Vary", "Allow")
 
 
@@ -79,7 +81,7 @@ def _store_and_answer(request: HttpRequest, response: HttpResponse, *, pool_id: 
     if etag_matches(request.META.get("HTTP_IF_NONE_MATCH", ""), entry.etag):
         return _answer(request, entry)
     response["ETag"] = entry.etag
-    response["Cache-Control"] = CACHE_CONTROL
+    response["Cache-Control"] = CACHE_CONTROL if _cacheable(request) else CACHE_CONTROL_PRIVATE
     return response
 
 

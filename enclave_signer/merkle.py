@@ -78,6 +78,14 @@ def process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
     return node
 
 
+def abi_process_proof(leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """`process_proof` through eth_hash's keccak: the reference path, independent of the fast hasher the tree uses."""
+    node = leaf
+    for sibling in proof:
+        node = eth_hash_keccak(node + sibling if node <= sibling else sibling + node)
+    return node
+
+
 def _sibling_index(index: int) -> int:
     return index - 1 if index % 2 == 0 else index + 1
 

@@ -44,7 +44,7 @@ from chain.l1fees import incompressible
 from chain.oracle import read_price_feed
 from chain.transactions import Fees, current_fees
 from enclave_signer.allocation import allocate_pro_rata, split_supply
-from enclave_signer.merkle import AllocationTree, abi_leaf_hash, process_proof
+from enclave_signer.merkle import AllocationTree, abi_leaf_hash, abi_process_proof
 from pools.errors import ApplicationError
 from pools.faults import crash_point
 from pools.locks import advisory_lock
@@ -234,14 +234,14 @@ def _allocation_rows(tree: AllocationTree, contribution_of: dict[str, int]) -> l
 
 def _check_proof_sample(rows: list[tuple[str, int, int, str]], *, root_hex: str) -> None:
     """Raise AllocationNotProven unless the stored proofs of the first, the last and a random sample of depositors
-    lead from their leaf (encoded by eth_abi, not the tree's own fast encoding) to the root."""
+    lead from their leaf to the root, hashed through eth_abi and eth_hash (not the tree's fast encoding and keccak)."""
     root = bytes.fromhex(root_hex[2:])
     drawn = random.SystemRandom().sample(range(len(rows)), min(len(rows), ALLOCATION_PROOF_SAMPLE))
     sample = {0, len(rows) - 1, *drawn}
     for index in sorted(sample):
         address, _, amount, proof_json = rows[index]
         proof = [bytes.fromhex(node[2:]) for node in json.loads(proof_json)]
-        if process_proof(abi_leaf_hash((address, amount)), proof) != root:
+        if abi_process_proof(abi_leaf_hash((address, amount)), proof) != root:
             raise AllocationNotProven(f"the proof of {address} ({amount} tokens) does not lead to the root {root_hex}")
 
 

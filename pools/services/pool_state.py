@@ -5,9 +5,10 @@
 (or after it commits, never before: a reader that saw the new version with the old rows would cache old rows under
 the new version). The callers: pools.services.pools (schedule, open, close, close early, cancel, the whitelist),
 crediting (credits, totals, the hard-cap close: every confirmation and reorganisation goes through it), the
-indexer's deposit insert (pending deposits), launch (request, steps, allocation, launched, failed), refunds (owed,
-batches, paid, waiting), transactions (a pool's transaction signed, sent, mined, replaced), the token image and the
-demo seed. tests/web/test_pool_cache_flow.py walks a real launch and refund and checks the version moved at each.
+indexer's deposit insert and gap re-trace (pending deposits), launch (request, steps, allocation, launched, failed),
+refunds (owed, batches, paid, waiting), transactions (a pool's transaction signed or mined: after the step commits,
+so the pool row's lock is not held through the broadcast), the token image and the demo seed.
+tests/web/test_pool_cache_flow.py walks a real launch and refund and checks the version moved at each.
 
 A web process learns a pool's version from the database at most every VERSION_TTL_SECONDS (one indexed query per
 pool per process per interval, whatever the traffic), so a change shows within that bound; the process that made
@@ -136,8 +137,13 @@ class ReadCache:
                 return entry, False
             claimed_at = self._rendering.get(key)
             rendering = claimed_at is not None and now - claimed_at < RENDER_CLAIM_SECONDS
-            if rendering and entry is not None and self.max_age_seconds > 0:
-                return entry, False
+            if (
+                rendering
+                and entry is not None
+                and self.max_age_seconds > 0
+                and now - entry.stored_at < self.max_age_seconds + RENDER_CLAIM_SECONDS
+            ):
+                return entry, False  # bounded: never older than the max age plus one render claim
             self._rendering[key] = now
             return None, True
 

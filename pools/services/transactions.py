@@ -121,6 +121,13 @@ def abandon(tx: ChainTransaction, *, reason: str) -> ChainTransaction:
     return tx
 
 
+def _touch_after_commit(pool_id: int | None) -> None:
+    """Move the pool's state version once the caller's transaction commits, not inside it: a launch or refund step
+    signs and broadcasts within its transaction, and the pool row's lock would be held through those network calls
+    (pools/services/pool_state.py allows a touch after the commit)."""
+    transaction.on_commit(lambda: touch_pools(pool_ids=[pool_id]), robust=True)
+
+
 def sign(tx: ChainTransaction) -> ChainTransaction:
     """UNSTARTED → IN_PROGRESS: the signer signs (or refuses: SignerRefused propagates, the row stays UNSTARTED).
 
@@ -136,7 +143,7 @@ def sign(tx: ChainTransaction) -> ChainTransaction:
     tx.signer_log_index = signed.log_index
     tx.status = Status.IN_PROGRESS
     tx.save(update_fields=["raw_tx", "tx_hash", "signer_log_index", "status", "updated_at"])
-    touch_pools(pool_ids=[tx.pool_id])  # its hash is on the pool page (a refund batch's, the launch's)
+    _touch_after_commit(tx.pool_id)  # its hash is on the pool page (a refund batch's, the launch's)
     return tx
 
 
@@ -200,7 +207,7 @@ def check_receipt(tx: ChainTransaction, *, w3: Web3 | None = None) -> ChainTrans
                     "status", "block_number", "gas_used", "effective_gas_price", "l1_fee", "error", "updated_at"
                 ]
             )  # fmt: skip
-            touch_pools(pool_ids=[candidate.pool_id])
+            _touch_after_commit(candidate.pool_id)
         crash_point(f"receipt:{candidate.purpose}")  # the receipt recorded, not yet acted on
         return candidate
     _mined_above_the_tag(tx).update(block_number=None)

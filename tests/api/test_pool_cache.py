@@ -226,3 +226,36 @@ def test_processes_counting_one_client_together_never_let_more_than_the_limit_th
 
     assert allowed <= 640
     assert allowed >= 640 - 4 * 640 // ratelimit.LOCAL_SHARE  # at most each one's last allowance unused
+
+
+def test_an_agents_answer_is_marked_private_so_no_shared_cache_keeps_its_rate_limit_headers(
+    long_lived_reads, alice_client
+):
+    pool = PoolFactory(status=Pool.Status.OPEN)
+
+    agent = detail(alice_client, pool)
+    anonymous = detail(APIClient(), pool)
+
+    assert agent.status_code == 200 and agent["Cache-Control"] == "private, no-cache"
+    assert agent["RateLimit-Policy"] != anonymous["RateLimit-Policy"]  # the key's rate, not the address's
+    assert anonymous["Cache-Control"] == "public, max-age=1"
+    assert agent.content == anonymous.content and agent["ETag"] == anonymous["ETag"]
+
+
+def test_while_another_thread_renders_the_previous_answer_is_served_only_within_its_bound(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(pool_state.time, "monotonic", lambda: clock[0])
+    cache = pool_state.ReadCache(max_entries=10, max_age_seconds=2.0)
+    cache.put("k", pool_state.CachedRead(version=1, body=b"old", etag='W/"x"', stored_at=clock[0]))
+
+    clock[0] += 2.5  # expired: this thread claims the render
+    assert cache.get_or_claim("k", version=lambda: 1) == (None, True)
+    clock[0] += 0.1  # meanwhile another thread gets the previous answer
+    entry, claimed = cache.get_or_claim("k", version=lambda: 1)
+    assert entry is not None and entry.body == b"old" and not claimed
+
+    cache.release("k")
+    clock[0] = 1000.0 + 2.0 + pool_state.RENDER_CLAIM_SECONDS + 0.2  # older than max age + one render claim
+    assert cache.get_or_claim("k", version=lambda: 1) == (None, True)  # a render starts (and may stall)
+    clock[0] += 0.1  # its claim still holds, but the previous answer is too old to stand in
+    assert cache.get_or_claim("k", version=lambda: 1) == (None, True)
