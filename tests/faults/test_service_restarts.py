@@ -79,7 +79,7 @@ def test_redis_restarted_while_a_refund_batch_is_in_flight(stack):
     failed_before = resumer.failed
     with broker_down(servers, until=lambda: resumer.failed > failed_before, what="beat's publish met Redis down"):
         pass
-    back.set()  # the job, mid-step across the whole restart, gets its answer
+    back.set()  # the held broadcast's connection closes: the job, mid-step across the restart, has given up on it
     stack.refund(raised.pool)
 
     assert stack.proxy.released_on_evidence, stack.proxy.log
@@ -104,7 +104,7 @@ def test_postgres_restarted_while_the_launch_job_holds_its_lock_and_transaction(
     wait_broadcast()
     before = stack.worker_log_count("OperationalError")
     with database_down(servers, until=met_it_down(before), what="the launch job met the database down"):
-        down.set()  # the held answer goes on to the job, whose lock and transaction are gone
+        down.set()  # the held connection closes (the job gave up on it at its RPC timeout): lock, transaction gone
     stack.wait_launch_settled(raised.pool, timeout=180)
 
     down = threading.Event()
