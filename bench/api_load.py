@@ -24,12 +24,10 @@ The pool is open, with 30 confirmed deposits and 5 pending ones, so the fragment
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import io
 import os
 import pstats
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,7 +39,6 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 os.environ["DJANGO_SETTINGS_MODULE"] = "load_settings"
 os.environ["CHAIN_CHECK_ON_START"] = "false"
 
-import aiohttp  # noqa: E402
 import django  # noqa: E402
 
 django.setup()
@@ -52,8 +49,8 @@ from eth_utils import keccak, to_checksum_address  # noqa: E402
 from figures import ms, publish, ratio  # noqa: E402
 
 from pools.models import Agent, Deposit, Pool  # noqa: E402
-from tests.anvil import PROJECT_ROOT, free_port  # noqa: E402
-from tests.faults.http_load import REQUEST_TIMEOUT_SECONDS, TRIVIAL_PATH, Gunicorn, LoadResult  # noqa: E402
+from tests.faults import http_load  # noqa: E402
+from tests.faults.http_load import TRIVIAL_PATH, Gunicorn, LoadResult  # noqa: E402
 
 WARM_UP_SECONDS = 3
 # As the Dockerfile's CMD and Procfile.production run it.
@@ -105,66 +102,21 @@ def public_pool() -> Pool:
 
 def start_gunicorn(*, log_path: Path, env: dict[str, str]) -> Gunicorn:
     """The app under gunicorn as production runs it (gthread: WORKERS × THREADS), on a free loopback port."""
-    port = free_port()
-    args = [
-        sys.executable, "-m", "gunicorn", "launchpad.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(WORKERS), "--threads", str(THREADS),
-        "--pythonpath", str(PROJECT_ROOT / "bench"), "--backlog", "2048", "--timeout", "60",
-    ]  # fmt: skip
-    full_env = {
-        **os.environ,
-        **env,
-        "DJANGO_SETTINGS_MODULE": "load_settings",
-        "CHAIN_CHECK_ON_START": "false",
-        "PYTHONPATH": str(PROJECT_ROOT),
-    }
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(args, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    server = Gunicorn(process=process, port=port, log_path=log_path)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{server.log()}")
-        try:
-            with urllib.request.urlopen(server.base_url + TRIVIAL_PATH, timeout=2) as answer:  # noqa: S310 - loopback
-                if answer.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"gunicorn did not answer within 60 s:\n{server.log()}")
-
-
-async def _client(session, url: str, headers: dict, ok: tuple[int, ...], deadline: float, result: LoadResult) -> None:
-    while time.monotonic() < deadline:
-        started = time.perf_counter()
-        try:
-            async with session.get(url, headers=headers) as response:
-                await response.read()
-                if response.status not in ok:
-                    result.errors[str(response.status)] += 1
-                    continue
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            result.errors[type(exc).__name__] += 1
-            continue
-        result.latencies.append(time.perf_counter() - started)
-
-
-async def _load(url: str, *, clients: int, seconds: float, headers: dict, ok: tuple[int, ...]) -> LoadResult:
-    result = LoadResult(clients=clients, seconds=seconds)
-    connector = aiohttp.TCPConnector(limit=clients)
-    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        started = time.monotonic()
-        await asyncio.gather(*(_client(session, url, headers, ok, started + seconds, result) for _ in range(clients)))
-        result.seconds = time.monotonic() - started
-    return result
+    return http_load.start_gunicorn(env=env, log_path=log_path, workers=WORKERS, threads=THREADS)
 
 
 def run_load(url: str, *, clients: int, seconds: float, headers: dict | None = None, ok=(200,)) -> LoadResult:
-    """tests/faults/http_load.run_load's closed loop (a client sends its next request when its answer arrived), with
-    request headers and the statuses that count as answered (304 for a revalidation)."""
-    return asyncio.run(_load(url, clients=clients, seconds=seconds, headers=headers or {}, ok=tuple(ok)))
+    """tests/faults/http_load.run_load's closed loop on one URL."""
+    return http_load.run_load([url], clients=clients, seconds=seconds, headers=headers, ok=ok)
+
+
+def endpoints(server: Gunicorn, pool: Pool) -> dict[str, str]:
+    """The three URLs measured side by side: the reference first."""
+    return {
+        "trivial view": server.base_url + TRIVIAL_PATH,
+        "pool detail": f"{server.base_url}/api/v1/pools/{pool.pk}/",
+        "live fragment": f"{server.base_url}/pools/{pool.pk}/live/",
+    }
 
 
 def merged(parts: list[LoadResult]) -> LoadResult:
@@ -249,15 +201,10 @@ def main() -> int:
     pool = public_pool()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-api-"))
     print(f"gunicorn logs in {log_dir}", flush=True)
-    detail_path, live_path = f"/api/v1/pools/{pool.pk}/", f"/pools/{pool.pk}/live/"
 
     server = start_gunicorn(log_path=log_dir / "gunicorn.log", env={})
     try:
-        urls = {
-            "trivial view": server.base_url + TRIVIAL_PATH,
-            "pool detail": server.base_url + detail_path,
-            "live fragment": server.base_url + live_path,
-        }
+        urls = endpoints(server, pool)
         for url in urls.values():
             run_load(url, clients=args.clients, seconds=WARM_UP_SECONDS)
         results = measure(urls, clients=args.clients, seconds=args.seconds, rounds=args.rounds)
@@ -277,11 +224,7 @@ def main() -> int:
     if not args.no_uncached:
         server = start_gunicorn(log_path=log_dir / "gunicorn-uncached.log", env={"BENCH_POOL_READ_CACHE": "off"})
         try:
-            urls = {
-                "trivial view": server.base_url + TRIVIAL_PATH,
-                "pool detail": server.base_url + detail_path,
-                "live fragment": server.base_url + live_path,
-            }
+            urls = endpoints(server, pool)
             for url in urls.values():
                 run_load(url, clients=args.clients, seconds=WARM_UP_SECONDS / 3)
             uncached = measure(urls, clients=args.clients, seconds=args.seconds / 2, rounds=1)

@@ -71,7 +71,13 @@ class LoadResult:
 
 
 async def _client(
-    session: aiohttp.ClientSession, urls, deadline: float, result: LoadResult, requests: int | None = None
+    session: aiohttp.ClientSession,
+    urls,
+    deadline: float,
+    result: LoadResult,
+    requests: int | None,
+    headers: dict[str, str],
+    ok: tuple[int, ...],
 ) -> None:
     sent = 0
     while time.monotonic() < deadline and (requests is None or sent < requests):
@@ -79,9 +85,9 @@ async def _client(
         url = next(urls)
         started = time.perf_counter()
         try:
-            async with session.get(url) as response:
+            async with session.get(url, headers=headers) as response:
                 await response.read()
-                if response.status != 200:
+                if response.status not in ok:
                     result.errors[str(response.status)] += 1
                     continue
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
@@ -91,7 +97,13 @@ async def _client(
 
 
 async def _load(
-    urls: Sequence[str], *, clients: int, seconds: float, requests_per_client: int | None = None
+    urls: Sequence[str],
+    *,
+    clients: int,
+    seconds: float,
+    requests_per_client: int | None,
+    headers: dict[str, str],
+    ok: tuple[int, ...],
 ) -> LoadResult:
     result = LoadResult(clients=clients, seconds=seconds)
     cycle = itertools.cycle(urls)
@@ -100,17 +112,36 @@ async def _load(
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         started = time.monotonic()
         deadline = started + seconds
-        await asyncio.gather(*(_client(session, cycle, deadline, result, requests_per_client) for _ in range(clients)))
+        await asyncio.gather(
+            *(_client(session, cycle, deadline, result, requests_per_client, headers, ok) for _ in range(clients))
+        )
         result.seconds = time.monotonic() - started
     return result
 
 
 def run_load(
-    urls: Sequence[str], *, clients: int, seconds: float, requests_per_client: int | None = None
+    urls: Sequence[str],
+    *,
+    clients: int,
+    seconds: float,
+    requests_per_client: int | None = None,
+    headers: dict[str, str] | None = None,
+    ok: Sequence[int] = (200,),
 ) -> LoadResult:
-    """`clients` concurrent clients requesting `urls` in turn for `seconds`, one thread. With `requests_per_client`,
-    a fixed amount of work instead: each client sends that many requests, and `seconds` is only a bound."""
-    return asyncio.run(_load(urls, clients=clients, seconds=seconds, requests_per_client=requests_per_client))
+    """`clients` concurrent clients requesting `urls` in turn for `seconds`, one thread; each client sends its next
+    request when its answer arrived (a closed loop). With `requests_per_client`, a fixed amount of work instead: each
+    client sends that many requests, and `seconds` is only a bound. `headers` go with every request; an answer whose
+    status is not in `ok` counts as an error (a revalidation's 304 is ok=(304,))."""
+    return asyncio.run(
+        _load(
+            urls,
+            clients=clients,
+            seconds=seconds,
+            requests_per_client=requests_per_client,
+            headers=dict(headers or {}),
+            ok=tuple(ok),
+        )
+    )
 
 
 @dataclass
@@ -137,7 +168,12 @@ class Gunicorn:
 
 
 def start_gunicorn(
-    *, env: dict[str, str], log_path: Path, workers: int = GUNICORN_WORKERS, settings_module: str = LOAD_SETTINGS_MODULE
+    *,
+    env: dict[str, str],
+    log_path: Path,
+    workers: int = GUNICORN_WORKERS,
+    threads: int | None = None,
+    settings_module: str = LOAD_SETTINGS_MODULE,
 ) -> Gunicorn:
     """The app under gunicorn on a free loopback port, with the load settings (or others that keep their trivial
     view); ready when the trivial view answers."""
@@ -146,6 +182,8 @@ def start_gunicorn(
         sys.executable, "-m", "gunicorn", "launchpad.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
         "--pythonpath", str(PROJECT_ROOT / "bench"), "--backlog", "2048", "--timeout", "60",
     ]  # fmt: skip
+    if threads is not None:
+        args += ["--threads", str(threads)]  # gthread workers
     full_env = {
         **os.environ,
         **env,
